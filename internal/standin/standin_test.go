@@ -1,0 +1,158 @@
+package standin
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+)
+
+func newStandin(t *testing.T) (*Server, string) {
+	t.Helper()
+	s := New()
+	ts := httptest.NewServer(s)
+	t.Cleanup(ts.Close)
+	return s, ts.URL
+}
+
+func do(t *testing.T, method, url, body string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest(method, url, strings.NewReader(body))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func TestModelsAndChat(t *testing.T) {
+	t.Parallel()
+	_, url := newStandin(t)
+	code, body := do(t, "GET", url+"/v1/models", "")
+	if code != 200 || !strings.Contains(body, `"id":"deepseek-chat"`) {
+		t.Fatalf("models = %d %s", code, body)
+	}
+	code, body = do(t, "POST", url+"/v1/chat/completions", `{"model":"m","messages":[{"role":"user","content":"hi there"}]}`)
+	if code != 200 || !strings.Contains(body, `"content":"echo: hi there"`) {
+		t.Fatalf("chat = %d %s", code, body)
+	}
+	code, body = do(t, "POST", url+"/v1/chat/completions", `{"model":"m","stream":true,"messages":[{"role":"user","content":"a b"}]}`)
+	if code != 200 || strings.Count(body, "data: ") != 6 || !strings.HasSuffix(body, "data: [DONE]\n\n") {
+		t.Fatalf("stream = %d %q: want role, 3 words, stop, [DONE]", code, body)
+	}
+	if code, _ := do(t, "POST", url+"/v1/chat/completions", `{"messages":[]}`); code != 400 {
+		t.Errorf("chat without model/messages = %d, want 400", code)
+	}
+}
+
+func TestControlFailLatencyReset(t *testing.T) {
+	t.Parallel()
+	_, url := newStandin(t)
+	if code, body := do(t, "POST", url+"/control", `{"fail":true}`); code != 200 || !strings.Contains(body, `"fail":true`) {
+		t.Fatalf("set fail = %d %s", code, body)
+	}
+	if code, _ := do(t, "GET", url+"/v1/models", ""); code != 500 {
+		t.Errorf("models while failing = %d, want 500", code)
+	}
+	do(t, "POST", url+"/control", `{"latency":"300ms"}`)
+	start := time.Now()
+	if code, _ := do(t, "GET", url+"/v1/models", ""); code != 200 {
+		t.Errorf("models with latency only = %d, want 200", code)
+	}
+	if took := time.Since(start); took < 300*time.Millisecond {
+		t.Errorf("latency 300ms answered in %s", took)
+	}
+	do(t, "POST", url+"/control", `{}`)
+	_, body := do(t, "GET", url+"/control", "")
+	var st ScopeState
+	if err := json.Unmarshal([]byte(body), &st); err != nil {
+		t.Fatalf("decode control: %v", err)
+	}
+	if st.Fail || st.Hang || st.Latency != 0 || st.Requests != 2 {
+		t.Errorf("after reset: %+v, want zero behaviour and 2 requests counted", st)
+	}
+	if code, _ := do(t, "POST", url+"/control", `{"explode":true}`); code != 400 {
+		t.Errorf("unknown control field = %d, want 400", code)
+	}
+	if code, _ := do(t, "POST", url+"/control", `{"latency":"soon"}`); code != 400 {
+		t.Errorf("bad latency = %d, want 400", code)
+	}
+}
+
+func TestHangReleasedByClientOrReset(t *testing.T) {
+	t.Parallel()
+	s, url := newStandin(t)
+	s.Set("green", Behavior{Hang: true})
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", url+"/scope/green/v1/models", nil)
+	if _, err := http.DefaultClient.Do(req); err == nil {
+		t.Fatal("hanging scope answered before the client's timeout")
+	}
+	done := make(chan int, 1)
+	go func() {
+		resp, err := http.Get(url + "/scope/green/v1/models")
+		if err != nil {
+			done <- -1
+			return
+		}
+		resp.Body.Close()
+		done <- resp.StatusCode
+	}()
+	// Wait until the second request is parked, then reset: it must be released.
+	deadline := time.Now().Add(5 * time.Second)
+	for s.State("green").Requests < 2 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond) // poll interval of a bounded wait
+	}
+	s.Set("green", Behavior{})
+	select {
+	case code := <-done:
+		if code != http.StatusServiceUnavailable {
+			t.Errorf("released request = %d, want 503", code)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("reset did not release the hung request")
+	}
+}
+
+func TestScopesAreIndependent(t *testing.T) {
+	t.Parallel()
+	_, url := newStandin(t)
+	if code, _ := do(t, "POST", url+"/control?scope=green", `{"fail":true}`); code != 200 {
+		t.Fatal("set green scope")
+	}
+	chat := `{"model":"m","messages":[{"role":"user","content":"x"}]}`
+	for _, tc := range []struct {
+		path string
+		want int
+	}{
+		{"/scope/green/v1/models", 500},
+		{"/scope/blue/v1/models", 200},
+		{"/v1/models", 200},
+	} {
+		if code, _ := do(t, "GET", url+tc.path, ""); code != tc.want {
+			t.Errorf("GET %s = %d, want %d", tc.path, code, tc.want)
+		}
+	}
+	if code, _ := do(t, "POST", url+"/scope/green/v1/chat/completions", chat); code != 500 {
+		t.Errorf("green chat = %d, want 500", code)
+	}
+	if code, _ := do(t, "POST", url+"/scope/blue/v1/chat/completions", chat); code != 200 {
+		t.Errorf("blue chat = %d, want 200", code)
+	}
+	_, body := do(t, "GET", url+"/control?scope=green", "")
+	if !strings.Contains(body, `"fail":true`) || !strings.Contains(body, `"requests":2`) {
+		t.Errorf("green control = %s, want fail and 2 requests", body)
+	}
+	_, body = do(t, "GET", url+"/control", "")
+	if !bytes.Contains([]byte(body), []byte(`"fail":false`)) {
+		t.Errorf("default scope control = %s, want not failing", body)
+	}
+}
