@@ -1,0 +1,193 @@
+// Package bluegreen is the health-gated blue-green cutover of the ai-assistant chart,
+// run as a command instead of a controller. Each operation (Status, Deploy, Promote,
+// Rollback, Abort, Finalize) is a struct built from one Configuration, with defaults
+// and a Run, like Helm's pkg/action. A cutover is a list of idempotent steps that
+// derive where they are from the release's values and the live objects, so a
+// killed run converges when run again. Every change is a Helm upgrade of the
+// release (or, with GitOps, an edit of its values file): never a patch.
+package bluegreen
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/user"
+	"time"
+
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/gate"
+)
+
+// Configuration holds what every operation shares: where the values live, the
+// cluster, and how pods are reached. Tests inject fakes for all three.
+type Configuration struct {
+	Store     Store
+	Kube      kubernetes.Interface
+	Prober    gate.Prober
+	Release   string
+	Namespace string
+
+	// Log prints progress lines; the default drops them.
+	Log func(format string, args ...any)
+	// Now is the clock for deadlines.
+	Now func() time.Time
+	// Holder names this run on the lock.
+	Holder string
+	// LeaseDuration is how long a killed run's lock blocks others.
+	LeaseDuration time.Duration
+	// PollInterval paces every wait on the cluster.
+	PollInterval time.Duration
+	// ConvergeTimeout bounds the wait for the cluster to show a change of values.
+	ConvergeTimeout time.Duration
+}
+
+// NewConfiguration returns a Configuration with defaults.
+func NewConfiguration(store Store, kube kubernetes.Interface, prober gate.Prober, releaseName, namespace string) *Configuration {
+	return &Configuration{
+		Store:           store,
+		Kube:            kube,
+		Prober:          prober,
+		Release:         releaseName,
+		Namespace:       namespace,
+		Log:             func(string, ...any) {},
+		Now:             time.Now,
+		Holder:          defaultHolder(),
+		LeaseDuration:   30 * time.Second, // a killed run blocks the next one this long at most
+		PollInterval:    2 * time.Second,  // the endpoints and HPA controllers' own pace
+		ConvergeTimeout: 5 * time.Minute,  // GitOps tools sync every few minutes
+	}
+}
+
+func defaultHolder() string {
+	name := "unknown"
+	if u, err := user.Current(); err == nil {
+		name = u.Username
+	}
+	host, _ := os.Hostname()
+	return fmt.Sprintf("%s@%s pid %d", name, host, os.Getpid())
+}
+
+// Gates are the thresholds of the checks around a switch.
+type Gates struct {
+	// RolloutTimeout bounds the wait for the idle colour to be Ready and available.
+	RolloutTimeout time.Duration
+	// Passes is how many rounds in a row the health gate must pass.
+	Passes int
+	// Interval paces the gate's rounds and the post-switch check.
+	Interval time.Duration
+	// GateTimeout bounds the health gate.
+	GateTimeout time.Duration
+	// Smoke are extra paths requested through the preview Service.
+	Smoke []string
+	// DrainTimeout bounds the wait for endpoints to move and the old colour's rate to fall.
+	DrainTimeout time.Duration
+	// MaxOldRate is the old colour's user request rate (per second) counted as drained.
+	MaxOldRate float64
+	// VerifyFor is how long the new colour must keep passing after the switch.
+	VerifyFor time.Duration
+}
+
+// DefaultGates returns the gates' defaults.
+func DefaultGates() Gates {
+	return Gates{
+		RolloutTimeout: 5 * time.Minute, // the seed's startupProbe allows 5 minutes of model loading
+		Passes:         3,               // one lucky answer is not health
+		Interval:       2 * time.Second,
+		GateTimeout:    2 * time.Minute,
+		DrainTimeout:   2 * time.Minute, // keep-alive clients reconnect within their idle timeout
+		MaxOldRate:     0.1,             // well under one user request per old pod in ten seconds
+		VerifyFor:      30 * time.Second,
+	}
+}
+
+// Step is one step of an operation as it happened.
+type Step struct {
+	Name    string `json:"name"`
+	Outcome string `json:"outcome"` // done, skipped or failed
+	Detail  string `json:"detail,omitempty"`
+	Elapsed string `json:"elapsed"`
+}
+
+// Result is what an operation did and what to do next; it is returned with the
+// error when one stops it, so the caller can still say what was done.
+type Result struct {
+	Operation string   `json:"operation"`
+	Release   string   `json:"release"`
+	Namespace string   `json:"namespace"`
+	Outcome   string   `json:"outcome"`
+	Steps     []Step   `json:"steps"`
+	Next      []string `json:"next,omitempty"`
+	Status    *Status  `json:"status,omitempty"`
+	Error     string   `json:"error,omitempty"`
+}
+
+// step runs one named step, logs it with its elapsed time and records it.
+func (c *Configuration) step(res *Result, name string, fn func() (detail string, skipped bool, err error)) error {
+	start := time.Now()
+	c.Log("==> %s", name)
+	detail, skipped, err := fn()
+	s := Step{Name: name, Outcome: "done", Detail: detail, Elapsed: time.Since(start).Round(time.Millisecond).String()}
+	switch {
+	case err != nil:
+		s.Outcome, s.Detail = "failed", err.Error()
+	case skipped:
+		s.Outcome = "skipped"
+	}
+	res.Steps = append(res.Steps, s)
+	if s.Detail != "" {
+		c.Log("    %s: %s (%s)", s.Outcome, s.Detail, s.Elapsed)
+	} else {
+		c.Log("    %s (%s)", s.Outcome, s.Elapsed)
+	}
+	return err
+}
+
+// load reads the values and the live objects.
+func (c *Configuration) load(ctx context.Context) (*State, error) {
+	snap, err := c.Store.Load(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return c.observe(ctx, snap)
+}
+
+// apply changes the values, then waits until the cluster shows them: at once after
+// a Helm upgrade, after a sync for GitOps.
+func (c *Configuration) apply(ctx context.Context, st *State, change Change, description string) (*State, error) {
+	if !change.Satisfied(st.snap.User) {
+		if err := c.Store.Apply(ctx, st.snap, change, description); err != nil {
+			return nil, err
+		}
+	}
+	var out *State
+	wctx, cancel := context.WithTimeout(ctx, c.ConvergeTimeout)
+	defer cancel()
+	start := time.Now()
+	last := ""
+	err := gate.Poll(wctx, c.PollInterval, func(ctx context.Context) (bool, string, error) {
+		next, err := c.load(ctx)
+		if err != nil {
+			return false, "", err
+		}
+		if !change.Satisfied(next.snap.User) {
+			return false, fmt.Sprintf("%s to hold %s", c.Store.Describe(), change), nil
+		}
+		waiting := next.converged()
+		if waiting != "" && waiting != last {
+			c.Log("  waiting for %s (%s)", waiting, time.Since(start).Round(time.Second))
+			last = waiting
+		}
+		out = next
+		return waiting == "", waiting, nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("wait for the cluster to show %s: %w", change, err)
+	}
+	return out, nil
+}
+
+// lock takes the release's lock for an operation.
+func (c *Configuration) lock(ctx context.Context, operation string) (*lock, Progress, error) {
+	return acquireLock(ctx, c.Kube, c.Namespace, c.Release, c.Holder, operation, c.LeaseDuration, c.Now)
+}

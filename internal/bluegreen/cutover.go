@@ -1,0 +1,427 @@
+package bluegreen
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/gate"
+)
+
+// podPort and servicePort are the chart's: container port 8000, Service port "http".
+const (
+	podPort     = "8000"
+	servicePort = "http"
+)
+
+// Cutover holds the options every traffic-moving operation shares.
+type Cutover struct {
+	Gates Gates
+	// ScaleDownDelay is how long the old colour stays at full size for a rollback.
+	ScaleDownDelay time.Duration
+	// Wait blocks until the scale-down deadline and finalizes, instead of returning.
+	Wait bool
+	// ScaleDownOnFailure scales the idle colour to zero when a gate fails, instead of
+	// keeping it for inspection.
+	ScaleDownOnFailure bool
+}
+
+func defaultCutover() Cutover {
+	return Cutover{
+		Gates:          DefaultGates(),
+		ScaleDownDelay: 10 * time.Minute, // the seed's sleep 600, without the blocking
+	}
+}
+
+// run is one operation holding the lock.
+type run struct {
+	c      *Configuration
+	res    *Result
+	lock   *lock
+	prev   Progress // what an interrupted run left on the lock
+	record Progress // what this run has recorded
+	opts   Cutover
+}
+
+// begin checks the release can be worked on, takes the lock and reads the state.
+func (c *Configuration) begin(ctx context.Context, res *Result, operation string) (*run, *State, error) {
+	var st *State
+	err := c.step(res, "read release and cluster", func() (string, bool, error) {
+		var err error
+		if st, err = c.load(ctx); err != nil {
+			return "", false, err
+		}
+		if pending(st.snap.Status) {
+			return "", false, fmt.Errorf("%w: release %s is %s: another Helm operation is running, or one was killed (then `helm rollback %s` recovers it)",
+				ErrLocked, c.Release, st.snap.Status, c.Release)
+		}
+		return fmt.Sprintf("%s active, revision %d", st.Active, st.snap.Revision), false, nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	r := &run{c: c, res: res}
+	err = c.step(res, "take lock", func() (string, bool, error) {
+		l, prev, err := c.lock(ctx, operation)
+		if err != nil {
+			return "", false, err
+		}
+		r.lock, r.prev, r.record = l, prev, prev
+		if prev.Step != "" {
+			return fmt.Sprintf("lease %s, resuming %s left at step %q (%s -> %s)", l.name, prev.Operation, prev.Step, prev.From, prev.To), false, nil
+		}
+		return "lease " + l.name, false, nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return r, st, nil
+}
+
+// end releases the lock and fills the result with the outcome and the state left.
+func (r *run) end(ctx context.Context, err error) error {
+	// An unverified switch stays recorded for the next run; anything else is done.
+	finished := r.record.Step != StepSwitched
+	if lerr := r.lock.Release(finished); lerr != nil {
+		r.c.Log("warning: release lock: %v", lerr)
+	}
+	r.c.finish(ctx, r.res, err)
+	return err
+}
+
+// finish sets a result's outcome and the state left behind.
+func (c *Configuration) finish(ctx context.Context, res *Result, err error) {
+	if res.Outcome == "" || err != nil {
+		res.Outcome = outcomeOf(err)
+	}
+	if err != nil {
+		res.Error = err.Error()
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	if st, lerr := c.load(sctx); lerr == nil {
+		if s, serr := c.status(sctx, st); serr == nil {
+			res.Status, res.Next = s, s.Next
+		}
+	}
+	if errors.Is(err, context.Canceled) {
+		res.Next = append([]string{fmt.Sprintf("interrupted: run `bluegreen %s` again to continue from the state above", res.Operation)}, res.Next...)
+	}
+}
+
+func outcomeOf(err error) string {
+	switch {
+	case err == nil:
+		return "done"
+	case errors.Is(err, context.Canceled):
+		return "interrupted"
+	case errors.Is(err, ErrBadInput):
+		return "bad-input"
+	case errors.Is(err, ErrLocked):
+		return "locked"
+	case errors.Is(err, ErrGateFailed):
+		return "gate-failed"
+	case errors.Is(err, ErrReverted):
+		return "reverted"
+	case errors.Is(err, ErrRevertFailed):
+		return "revert-failed"
+	}
+	return "failed"
+}
+
+// unverified reports whether an interrupted run switched to the active colour and
+// did not finish verifying it.
+func (r *run) unverified(st *State) bool {
+	return phase(st, r.prev, r.c.Now()) == PhaseUnverified
+}
+
+// cutover moves traffic to colour `to` once it has parity and passes the gates,
+// verifies the switch (switching back on failure) and schedules the old colour's
+// scale-down. extra is set on `to` with the scale-up (a new image for deploy).
+func (r *run) cutover(ctx context.Context, st *State, to Color, extra Change) error {
+	from := st.Active
+	var err error
+	if st, err = r.scaleUp(ctx, st, to, extra); err != nil {
+		return err
+	}
+	pods, err := r.waitReady(ctx, st, to)
+	if err != nil {
+		return r.gateFailed(ctx, st, to, err)
+	}
+	if err := r.gate(ctx, st, to, pods); err != nil {
+		return r.gateFailed(ctx, st, to, err)
+	}
+	if st, err = r.switchTo(ctx, st, from, to); err != nil {
+		return err
+	}
+	return r.afterSwitch(ctx, st, from, to)
+}
+
+// afterSwitch verifies a switch and schedules the old colour's scale-down; it is
+// also where an interrupted run resumes.
+func (r *run) afterSwitch(ctx context.Context, st *State, from, to Color) error {
+	if err := r.verify(ctx, st, from, to); err != nil {
+		return err
+	}
+	var err error
+	if st, err = r.scheduleScaleDown(ctx, st, from); err != nil {
+		return err
+	}
+	if r.opts.Wait {
+		return r.waitAndFinalize(ctx, st)
+	}
+	return nil
+}
+
+// scaleUp sets colour `to` to the active colour's current size (and extra).
+func (r *run) scaleUp(ctx context.Context, st *State, to Color, extra Change) (*State, error) {
+	n := st.parity()
+	change := Change{string(to) + ".replicas": n, string(to) + ".scaleDownAt": ""}
+	for k, v := range extra {
+		change[k] = v
+	}
+	name := fmt.Sprintf("scale %s to %d replicas (parity with %s: %d running)", to, n, st.Active, st.Colors[st.Active].Current)
+	err := r.c.step(r.res, name, func() (string, bool, error) {
+		if change.Satisfied(st.snap.User) && st.converged() == "" {
+			return "values already set", true, nil
+		}
+		next, err := r.c.apply(ctx, st, change, fmt.Sprintf("bluegreen: prepare %s (%s)", to, change))
+		if err != nil {
+			return "", false, err
+		}
+		st = next
+		return fmt.Sprintf("%s now asks for %s", to, st.Colors[to].Image), false, nil
+	})
+	return st, err
+}
+
+// waitReady waits for every pod of `to` to be Ready and its Deployment available.
+func (r *run) waitReady(ctx context.Context, st *State, to Color) ([]corev1.Pod, error) {
+	var pods []corev1.Pod
+	cs := st.Colors[to]
+	want := int32(st.parity())
+	if v := st.snap.Values.Colors[to].Replicas; v != nil {
+		want = int32(*v)
+	}
+	err := r.c.step(r.res, fmt.Sprintf("wait for %s: %d pods Ready and available", cs.Deployment, want), func() (string, bool, error) {
+		wctx, cancel := context.WithTimeout(ctx, r.opts.Gates.RolloutTimeout)
+		defer cancel()
+		w := gate.Rollout{Kube: r.c.Kube, Namespace: r.c.Namespace, Interval: r.c.PollInterval, Log: r.c.Log}
+		var err error
+		pods, err = w.Wait(wctx, cs.Deployment, want, cs.Image)
+		return fmt.Sprintf("%d pods ready", len(pods)), false, err
+	})
+	return pods, err
+}
+
+// gate requires /ready and /health on each pod of `to` and through the preview Service.
+func (r *run) gate(ctx context.Context, st *State, to Color, pods []corev1.Pod) error {
+	var targets []gate.Target
+	for _, p := range pods {
+		targets = append(targets, gate.Target{Kind: "pod", Name: p.Name, Port: podPort})
+	}
+	targets = append(targets, gate.Target{Kind: "service", Name: st.Preview.Name, Port: servicePort})
+	g := r.opts.Gates
+	name := fmt.Sprintf("gate: /ready and /health on %d pods and service %s, %d passes in a row", len(pods), st.Preview.Name, g.Passes)
+	return r.c.step(r.res, name, func() (string, bool, error) {
+		gctx, cancel := context.WithTimeout(ctx, g.GateTimeout)
+		defer cancel()
+		err := r.health().Check(gctx, string(to), targets)
+		return "", false, err
+	})
+}
+
+func (r *run) health() gate.Health {
+	g := r.opts.Gates
+	return gate.Health{Prober: r.c.Prober, Namespace: r.c.Namespace, Paths: []string{"/ready", "/health"}, Smoke: g.Smoke, Passes: g.Passes, Interval: g.Interval, Log: r.c.Log}
+}
+
+// gateFailed leaves traffic where it is and, if asked, scales `to` down.
+func (r *run) gateFailed(ctx context.Context, st *State, to Color, cause error) error {
+	if errors.Is(cause, context.Canceled) {
+		return cause
+	}
+	kept := fmt.Sprintf("%s kept running for inspection (`bluegreen abort %s` scales it down)", to, r.c.Release)
+	if r.opts.ScaleDownOnFailure {
+		err := r.c.step(r.res, fmt.Sprintf("scale %s to zero after the failed gate", to), func() (string, bool, error) {
+			_, err := r.c.apply(ctx, st, Change{string(to) + ".replicas": 0}, fmt.Sprintf("bluegreen: gate failed, %s scaled down", to))
+			return "", false, err
+		})
+		if err != nil {
+			return fmt.Errorf("%w: %v; then scaling %s down failed: %v", ErrGateFailed, cause, to, err)
+		}
+		kept = to.String() + " scaled to zero"
+	}
+	return fmt.Errorf("%w: %s stays on %s; %s: %w", ErrGateFailed, "traffic", st.Active, kept, cause)
+}
+
+func (c Color) String() string { return string(c) }
+
+// switchTo points the Service at `to` and pins `from` at its current size, so it
+// stays ready for a rollback while its autoscaler sees no traffic.
+func (r *run) switchTo(ctx context.Context, st *State, from, to Color) (*State, error) {
+	change := Change{"activeColor": string(to)}
+	if n := st.Colors[from].Current; n > 0 {
+		change[string(from)+".replicas"] = int(n)
+	}
+	err := r.c.step(r.res, fmt.Sprintf("switch service %s from %s to %s", st.Service.Name, from, to), func() (string, bool, error) {
+		r.record = Progress{Operation: r.res.Operation, From: from, To: to, Step: StepSwitched}
+		if err := r.lock.Record(ctx, r.record); err != nil {
+			return "", false, fmt.Errorf("record the switch on the lock: %w", err)
+		}
+		next, err := r.c.apply(ctx, st, change, fmt.Sprintf("bluegreen: switch %s -> %s", from, to))
+		if err != nil {
+			return "", false, err
+		}
+		st = next
+		return fmt.Sprintf("service %s selects %s", st.Service.Name, st.Service.Color), false, nil
+	})
+	return st, err
+}
+
+// verify checks traffic really moved to `to` and stays healthy; on failure it
+// switches back to `from` and says so.
+func (r *run) verify(ctx context.Context, st *State, from, to Color) error {
+	g := r.opts.Gates
+	newPods, oldPods := st.Colors[to].pods, st.Colors[from].pods
+	check := func(name string, fn func(context.Context) error) error {
+		return r.c.step(r.res, name, func() (string, bool, error) { return "", false, fn(ctx) })
+	}
+	err := check(fmt.Sprintf("verify: service %s endpoints are exactly the %d %s pods", st.Service.Name, len(newPods), to), func(ctx context.Context) error {
+		ctx, cancel := context.WithTimeout(ctx, g.DrainTimeout)
+		defer cancel()
+		return gate.Endpoints(ctx, r.c.Kube, r.c.Namespace, st.Service.Name, readyPods(newPods), r.c.PollInterval)
+	})
+	if err == nil && g.MaxOldRate >= 0 && len(oldPods) > 0 {
+		err = check(fmt.Sprintf("verify: %s's user request rate falls to <= %.2f/s", from, g.MaxOldRate), func(ctx context.Context) error {
+			ctx, cancel := context.WithTimeout(ctx, g.DrainTimeout)
+			defer cancel()
+			t := gate.Traffic{Prober: r.c.Prober, Namespace: r.c.Namespace, Port: podPort, Interval: g.Interval, MaxRate: g.MaxOldRate, Log: r.c.Log}
+			return t.Drained(ctx, oldPods)
+		})
+	}
+	if err == nil {
+		err = check(fmt.Sprintf("verify: %s keeps passing through service %s for %s", to, st.Service.Name, g.VerifyFor), func(ctx context.Context) error {
+			ctx, cancel := context.WithTimeout(ctx, g.VerifyFor)
+			defer cancel()
+			targets := []gate.Target{{Kind: "service", Name: st.Service.Name, Port: servicePort}}
+			for _, p := range newPods {
+				targets = append(targets, gate.Target{Kind: "pod", Name: p.Name, Port: podPort})
+			}
+			return r.health().Soak(ctx, string(to), targets)
+		})
+	}
+	if err == nil {
+		r.record = Progress{}
+		return nil
+	}
+	if errors.Is(err, context.Canceled) {
+		return err // interrupted, not failed: the next run verifies again
+	}
+	return r.revert(ctx, st, from, to, err)
+}
+
+func readyPods(pods []corev1.Pod) []corev1.Pod {
+	var out []corev1.Pod
+	for _, p := range pods {
+		if gate.PodReady(p) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// revert switches traffic back after a failed verification.
+func (r *run) revert(ctx context.Context, st *State, from, to Color, cause error) error {
+	r.c.Log("verification of %s failed: %v", to, cause)
+	r.c.Log("switching traffic back to %s", from)
+	// Switching back must happen even when the run is being interrupted.
+	ctx = context.WithoutCancel(ctx)
+	err := r.c.step(r.res, fmt.Sprintf("switch back: service %s to %s", st.Service.Name, from), func() (string, bool, error) {
+		next, err := r.c.apply(ctx, st, Change{"activeColor": string(from)}, fmt.Sprintf("bluegreen: switch back %s -> %s: %v", to, from, cause))
+		if err != nil {
+			return "", false, err
+		}
+		ectx, cancel := context.WithTimeout(ctx, r.opts.Gates.DrainTimeout)
+		defer cancel()
+		if err := gate.Endpoints(ectx, r.c.Kube, r.c.Namespace, next.Service.Name, readyPods(next.Colors[from].pods), r.c.PollInterval); err != nil {
+			return "", false, err
+		}
+		return fmt.Sprintf("service %s selects %s again", next.Service.Name, from), false, nil
+	})
+	if err != nil {
+		return fmt.Errorf("%w: %v; switching back to %s: %w", ErrRevertFailed, cause, from, err)
+	}
+	r.record = Progress{}
+	return fmt.Errorf("%w to %s (%s left running for inspection): %w", ErrReverted, from, to, cause)
+}
+
+// scheduleScaleDown records the old colour's deadline in the values and returns.
+func (r *run) scheduleScaleDown(ctx context.Context, st *State, from Color) (*State, error) {
+	at := r.c.Now().Add(r.opts.ScaleDownDelay).UTC().Truncate(time.Second)
+	err := r.c.step(r.res, fmt.Sprintf("record %s's scale-down deadline", from), func() (string, bool, error) {
+		next, err := r.c.apply(ctx, st, Change{string(from) + ".scaleDownAt": at.Format(time.RFC3339)},
+			fmt.Sprintf("bluegreen: %s verified; %s kept for rollback until %s", st.Active, from, at.Format(time.RFC3339)))
+		if err != nil {
+			return "", false, err
+		}
+		st = next
+		return fmt.Sprintf("%s scales to zero at %s (`bluegreen finalize`)", from, at.Format(time.RFC3339)), false, nil
+	})
+	return st, err
+}
+
+// waitAndFinalize counts down to the deadline, then scales the old colour down.
+func (r *run) waitAndFinalize(ctx context.Context, st *State) error {
+	at := st.snap.Values.Colors[st.Idle].ScaleDownAt
+	if at == nil {
+		return nil
+	}
+	err := r.c.step(r.res, fmt.Sprintf("wait until %s to scale %s down", at.Format(time.RFC3339), st.Idle), func() (string, bool, error) {
+		t := time.NewTicker(time.Minute)
+		defer t.Stop()
+		for {
+			left := at.Sub(r.c.Now())
+			if left <= 0 {
+				return "", false, nil
+			}
+			r.c.Log("  %s scales down in %s", st.Idle, left.Round(time.Second))
+			wait := time.NewTimer(min(left, time.Minute))
+			select {
+			case <-ctx.Done():
+				wait.Stop()
+				return "", false, ctx.Err()
+			case <-wait.C:
+			}
+		}
+	})
+	if err != nil {
+		return err
+	}
+	_, err = r.scaleDown(ctx, st)
+	return err
+}
+
+// scaleDown scales the idle colour to zero, clears its deadline and hands the
+// active colour's size back to its values.
+func (r *run) scaleDown(ctx context.Context, st *State) (*State, error) {
+	idle, active := st.Idle, st.Active
+	change := Change{string(idle) + ".replicas": 0, string(idle) + ".scaleDownAt": ""}
+	if p := st.snap.Values.Colors[active].Replicas; p != nil && (st.snap.Values.Autoscaling || *p == st.snap.Values.DefaultReplicas()) {
+		// The pin gave the new colour parity during the switch; from here its
+		// autoscaler (or replicaCount, already equal) owns its size again.
+		change[string(active)+".replicas"] = nil
+	}
+	err := r.c.step(r.res, fmt.Sprintf("scale %s to zero", idle), func() (string, bool, error) {
+		next, err := r.c.apply(ctx, st, change, fmt.Sprintf("bluegreen: %s scaled to zero", idle))
+		if err != nil {
+			return "", false, err
+		}
+		st = next
+		return "", false, nil
+	})
+	return st, err
+}

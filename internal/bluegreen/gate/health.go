@@ -1,0 +1,101 @@
+package gate
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Header names the app sets on every response.
+const (
+	HeaderColor   = "X-App-Color"
+	HeaderVersion = "X-App-Version"
+)
+
+// CheckError names the check that failed and what it saw.
+type CheckError struct {
+	Check  string // e.g. "pod/x:8000 GET /ready"
+	Detail string
+}
+
+func (e *CheckError) Error() string { return e.Check + ": " + e.Detail }
+
+// Health passes once every probe of every target answers 2xx, Passes rounds in a row.
+type Health struct {
+	Prober    Prober
+	Namespace string
+	Paths     []string // probed on every target, e.g. /ready and /health
+	Smoke     []string // probed on Service targets only
+	Passes    int
+	Interval  time.Duration
+	Log       Logf
+}
+
+// Check runs rounds until Passes consecutive ones pass or ctx ends. A target whose
+// answers carry X-App-Color must answer with wantColor (when set), so a preview
+// Service that still selects the wrong colour fails the gate.
+func (h Health) Check(ctx context.Context, wantColor string, targets []Target) error {
+	passes := 0
+	var last *CheckError
+	round := 0
+	err := Poll(ctx, h.Interval, func(ctx context.Context) (bool, string, error) {
+		round++
+		cerr := h.round(ctx, wantColor, targets)
+		if cerr != nil {
+			if last == nil || last.Check != cerr.Check {
+				h.Log("  gate: %s (round %d, restarting the count)", cerr, round)
+			}
+			passes, last = 0, cerr
+			return false, cerr.Error(), nil
+		}
+		passes++
+		h.Log("  gate: pass %d/%d over %d targets", passes, h.Passes, len(targets))
+		return passes >= h.Passes, fmt.Sprintf("%d consecutive passes", h.Passes), nil
+	})
+	if err != nil {
+		if last != nil && IsTimeout(err) {
+			return fmt.Errorf("%w (no %d consecutive passes in %d rounds)", last, h.Passes, round)
+		}
+		return err
+	}
+	return nil
+}
+
+func (h Health) round(ctx context.Context, wantColor string, targets []Target) *CheckError {
+	for _, t := range targets {
+		paths := h.Paths
+		if t.Kind == "service" {
+			paths = append(append([]string{}, h.Paths...), h.Smoke...)
+		}
+		for _, path := range paths {
+			if err := h.probe(ctx, t, path, wantColor); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (h Health) probe(ctx context.Context, t Target, path, wantColor string) *CheckError {
+	check := fmt.Sprintf("%s GET %s", t, path)
+	resp, err := t.Get(ctx, h.Prober, h.Namespace, path)
+	if err != nil {
+		return &CheckError{Check: check, Detail: err.Error()}
+	}
+	if resp.Status < 200 || resp.Status > 299 {
+		return &CheckError{Check: check, Detail: fmt.Sprintf("status %d: %s", resp.Status, snippet(resp.Body))}
+	}
+	if got := resp.Header.Get(HeaderColor); wantColor != "" && got != "" && got != wantColor {
+		return &CheckError{Check: check, Detail: fmt.Sprintf("answered by colour %s, want %s", got, wantColor)}
+	}
+	return nil
+}
+
+func snippet(b []byte) string {
+	s := strings.TrimSpace(string(b))
+	if len(s) > 200 {
+		s = s[:200] + "..."
+	}
+	return s
+}

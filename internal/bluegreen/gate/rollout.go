@@ -1,0 +1,164 @@
+package gate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/client-go/kubernetes"
+)
+
+// Logf prints one progress line.
+type Logf func(format string, args ...any)
+
+// Poll calls try every interval until it reports done, returns an error, or ctx
+// ends; then the error says what it was last waiting for. Never a bare sleep: the
+// wait is bounded by ctx.
+func Poll(ctx context.Context, interval time.Duration, try func(context.Context) (done bool, waiting string, err error)) error {
+	start := time.Now()
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		done, waiting, err := try(ctx)
+		if err != nil || done {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("gave up after %s waiting for %s: %w", time.Since(start).Round(time.Second), waiting, ctx.Err())
+		case <-t.C:
+		}
+	}
+}
+
+// Rollout waits for a colour's Deployment to run exactly its desired replicas, all
+// updated, Ready and available, with the expected image.
+type Rollout struct {
+	Kube      kubernetes.Interface
+	Namespace string
+	Interval  time.Duration
+	Log       Logf
+}
+
+// Wait returns the Ready pods once deployment runs want Ready replicas of image.
+func (r Rollout) Wait(ctx context.Context, deployment string, want int32, image string) ([]corev1.Pod, error) {
+	start := time.Now()
+	last := ""
+	var pods []corev1.Pod
+	err := Poll(ctx, r.Interval, func(ctx context.Context) (bool, string, error) {
+		done, waiting, ready, err := r.check(ctx, deployment, want, image)
+		if err != nil {
+			return false, "", err
+		}
+		if waiting != last {
+			r.Log("  %s: %s (%s)", deployment, waiting, time.Since(start).Round(time.Second))
+			last = waiting
+		}
+		pods = ready
+		return done, waiting, nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("wait for deployment %s: %w", deployment, err)
+	}
+	return pods, nil
+}
+
+func (r Rollout) check(ctx context.Context, name string, want int32, image string) (bool, string, []corev1.Pod, error) {
+	d, err := r.Kube.AppsV1().Deployments(r.Namespace).Get(ctx, name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return false, "deployment to exist", nil, nil
+	}
+	if err != nil {
+		return false, "", nil, fmt.Errorf("get deployment %s: %w", name, err)
+	}
+	if d.Status.ObservedGeneration < d.Generation {
+		return false, "the controller to observe the new spec", nil, nil
+	}
+	if got := containerImage(d.Spec.Template.Spec); image != "" && got != image {
+		return false, fmt.Sprintf("image %s (the deployment has %s)", image, got), nil, nil
+	}
+	if d.Spec.Replicas != nil && *d.Spec.Replicas < want {
+		return false, fmt.Sprintf("spec.replicas to reach %d (it is %d)", want, *d.Spec.Replicas), nil, nil
+	}
+	st := d.Status
+	if st.UpdatedReplicas < want || st.ReadyReplicas < want || st.AvailableReplicas < want {
+		return false, fmt.Sprintf("%d/%d updated, %d ready, %d available", st.UpdatedReplicas, want, st.ReadyReplicas, st.AvailableReplicas), nil, nil
+	}
+	if st.Replicas > st.UpdatedReplicas {
+		return false, fmt.Sprintf("%d old replicas to terminate", st.Replicas-st.UpdatedReplicas), nil, nil
+	}
+	pods, err := PodsOf(ctx, r.Kube, d)
+	if err != nil {
+		return false, "", nil, err
+	}
+	var ready []corev1.Pod
+	for _, p := range pods {
+		if PodReady(p) && containerImage(p.Spec) == containerImage(d.Spec.Template.Spec) {
+			ready = append(ready, p)
+		}
+	}
+	if int32(len(ready)) < want {
+		return false, fmt.Sprintf("%d/%d pods Ready with the new image", len(ready), want), nil, nil
+	}
+	return true, fmt.Sprintf("%d/%d ready", len(ready), want), ready, nil
+}
+
+// PodsOf lists the live (not terminating) pods a Deployment's selector matches, by name.
+func PodsOf(ctx context.Context, kube kubernetes.Interface, d *appsv1.Deployment) ([]corev1.Pod, error) {
+	sel, err := metav1.LabelSelectorAsSelector(d.Spec.Selector)
+	if err != nil {
+		return nil, fmt.Errorf("read selector of deployment %s: %w", d.Name, err)
+	}
+	return podsMatching(ctx, kube, d.Namespace, sel)
+}
+
+func podsMatching(ctx context.Context, kube kubernetes.Interface, ns string, sel labels.Selector) ([]corev1.Pod, error) {
+	list, err := kube.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: sel.String()})
+	if err != nil {
+		return nil, fmt.Errorf("list pods %s: %w", sel, err)
+	}
+	var out []corev1.Pod
+	for _, p := range list.Items {
+		if p.DeletionTimestamp == nil && p.Status.Phase != corev1.PodSucceeded && p.Status.Phase != corev1.PodFailed {
+			out = append(out, p)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+// PodReady reports the pod's Ready condition.
+func PodReady(p corev1.Pod) bool {
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}
+
+// containerImage is the image of the "api" container, or of the first one.
+func containerImage(spec corev1.PodSpec) string {
+	for _, c := range spec.Containers {
+		if c.Name == "api" {
+			return c.Image
+		}
+	}
+	if len(spec.Containers) > 0 {
+		return spec.Containers[0].Image
+	}
+	return ""
+}
+
+// ContainerImage is containerImage for callers outside the package.
+func ContainerImage(spec corev1.PodSpec) string { return containerImage(spec) }
+
+// IsTimeout reports whether err is a bounded wait that ran out (not a cancel).
+func IsTimeout(err error) bool { return errors.Is(err, context.DeadlineExceeded) }

@@ -1,0 +1,227 @@
+package gate
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+)
+
+// Endpoints waits until a Service's ready endpoints are exactly the given pods' IPs:
+// after a selector switch the endpoints controller must drop every old pod.
+func Endpoints(ctx context.Context, kube kubernetes.Interface, namespace, service string, pods []corev1.Pod, interval time.Duration) error {
+	want := map[string]bool{}
+	for _, p := range pods {
+		want[p.Status.PodIP] = true
+	}
+	err := Poll(ctx, interval, func(ctx context.Context) (bool, string, error) {
+		got, err := ReadyEndpoints(ctx, kube, namespace, service)
+		if err != nil {
+			return false, "", err
+		}
+		if sameSet(got, want) {
+			return true, "", nil
+		}
+		return false, fmt.Sprintf("service %s endpoints %v to be the new pods %v", service, sortedKeys(got), sortedKeys(want)), nil
+	})
+	if err != nil {
+		return fmt.Errorf("verify endpoints of service %s: %w", service, err)
+	}
+	return nil
+}
+
+// ReadyEndpoints returns the ready addresses of a Service's EndpointSlices.
+func ReadyEndpoints(ctx context.Context, kube kubernetes.Interface, namespace, service string) (map[string]bool, error) {
+	slices, err := kube.DiscoveryV1().EndpointSlices(namespace).List(ctx, metav1.ListOptions{
+		LabelSelector: discoveryv1.LabelServiceName + "=" + service,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list endpointslices of service %s: %w", service, err)
+	}
+	got := map[string]bool{}
+	for _, s := range slices.Items {
+		for _, ep := range s.Endpoints {
+			if ep.Conditions.Ready != nil && !*ep.Conditions.Ready {
+				continue
+			}
+			for _, a := range ep.Addresses {
+				got[a] = true
+			}
+		}
+	}
+	return got, nil
+}
+
+// Traffic reads request counters from pods' /metrics to tell whether a colour
+// still serves users: keep-alive connections survive a selector switch.
+type Traffic struct {
+	Prober    Prober
+	Namespace string
+	Port      string
+	Interval  time.Duration // between the two samples of one rate
+	MaxRate   float64       // requests per second counted as drained
+	Log       Logf
+}
+
+// probeRoutes are the tool's and kubelet's own requests, not users'.
+var probeRoutes = map[string]bool{"/health": true, "/ready": true, "/metrics": true}
+
+// Drained waits until the pods' user request rate is at most MaxRate.
+func (t Traffic) Drained(ctx context.Context, pods []corev1.Pod) error {
+	start := time.Now()
+	prev, err := t.sample(ctx, pods)
+	if err != nil {
+		return err
+	}
+	prevAt := time.Now()
+	lastRate := -1.0
+	err = Poll(ctx, t.Interval, func(ctx context.Context) (bool, string, error) {
+		if time.Since(prevAt) < t.Interval/2 {
+			return false, "the first sample interval", nil // the poll's first call comes at once
+		}
+		cur, err := t.sample(ctx, pods)
+		if err != nil {
+			return false, "", err
+		}
+		now := time.Now()
+		rate := rateBetween(prev, cur, now.Sub(prevAt))
+		prev, prevAt = cur, now
+		if rate != lastRate {
+			t.Log("  old colour: %.2f user requests/s (drained at <= %.2f, %s)", rate, t.MaxRate, time.Since(start).Round(time.Second))
+			lastRate = rate
+		}
+		return rate <= t.MaxRate, fmt.Sprintf("the old colour's request rate (%.2f/s) to fall to %.2f/s", rate, t.MaxRate), nil
+	})
+	if err != nil {
+		return fmt.Errorf("verify traffic left the old colour: %w", err)
+	}
+	return nil
+}
+
+// sample returns each pod's total of user requests.
+func (t Traffic) sample(ctx context.Context, pods []corev1.Pod) (map[string]float64, error) {
+	out := map[string]float64{}
+	for _, p := range pods {
+		resp, err := t.Prober.Pod(ctx, t.Namespace, p.Name, t.Port, "/metrics")
+		if err != nil {
+			return nil, fmt.Errorf("scrape pod %s /metrics: %w", p.Name, err)
+		}
+		if resp.Status != 200 {
+			return nil, fmt.Errorf("scrape pod %s /metrics: status %d", p.Name, resp.Status)
+		}
+		n, err := UserRequests(resp.Body)
+		if err != nil {
+			return nil, fmt.Errorf("scrape pod %s /metrics: %w", p.Name, err)
+		}
+		out[p.Name] = n
+	}
+	return out, nil
+}
+
+// UserRequests sums http_requests_total over every route but the probe routes.
+func UserRequests(metrics []byte) (float64, error) {
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(bytes.NewReader(metrics))
+	if err != nil {
+		return 0, fmt.Errorf("parse metrics: %w", err)
+	}
+	fam, ok := families["http_requests_total"]
+	if !ok {
+		return 0, fmt.Errorf("no http_requests_total in the metrics")
+	}
+	total := 0.0
+	for _, m := range fam.GetMetric() {
+		route := ""
+		for _, l := range m.GetLabel() {
+			if l.GetName() == "route" {
+				route = l.GetValue()
+			}
+		}
+		if probeRoutes[route] {
+			continue
+		}
+		if c := m.GetCounter(); c != nil {
+			total += c.GetValue()
+		} else if u := m.GetUntyped(); u != nil {
+			total += u.GetValue()
+		}
+	}
+	return total, nil
+}
+
+// rateBetween is the summed per-second increase; a pod whose counter went down
+// restarted, so its whole current count is new.
+func rateBetween(prev, cur map[string]float64, d time.Duration) float64 {
+	if d <= 0 {
+		return 0
+	}
+	sum := 0.0
+	for pod, c := range cur {
+		delta := c - prev[pod]
+		if delta < 0 {
+			delta = c
+		}
+		sum += delta
+	}
+	return sum / d.Seconds()
+}
+
+// Soak probes the targets every interval for the whole of ctx's deadline; the first
+// failure ends it. It is the post-switch check: the new colour under real traffic.
+func (h Health) Soak(ctx context.Context, wantColor string, targets []Target) error {
+	rounds := 0
+	t := time.NewTicker(h.Interval)
+	defer t.Stop()
+	for {
+		if err := h.round(ctx, wantColor, targets); err != nil {
+			if ctx.Err() != nil {
+				break // the soak's time ran out mid-round
+			}
+			return err
+		}
+		rounds++
+		select {
+		case <-ctx.Done():
+			if IsTimeout(ctx.Err()) {
+				h.Log("  post-switch check: %d rounds passed", rounds)
+				return nil
+			}
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+	if IsTimeout(ctx.Err()) {
+		return nil
+	}
+	return ctx.Err()
+}
+
+func sameSet(a, b map[string]bool) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k := range a {
+		if !b[k] {
+			return false
+		}
+	}
+	return true
+}
+
+func sortedKeys(m map[string]bool) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return "[" + strings.Join(keys, " ") + "]"
+}

@@ -1,0 +1,291 @@
+package bluegreen
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// Deploy ships a new image (and optionally env) to the idle colour and cuts over to it.
+type Deploy struct {
+	cfg *Configuration
+	Cutover
+	Tag    string
+	Digest string
+	// Env replaces the idle colour's extra env when set.
+	Env []map[string]any
+	// SkipImageCheck trusts that the image can be pulled although no node has it yet.
+	SkipImageCheck bool
+}
+
+// NewDeploy returns the deploy operation with its defaults.
+func NewDeploy(cfg *Configuration) *Deploy { return &Deploy{cfg: cfg, Cutover: defaultCutover()} }
+
+var (
+	tagPattern    = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
+	digestPattern = regexp.MustCompile(`^sha256:[a-f0-9]{64}$`)
+)
+
+// Run validates the input, then runs the cutover's steps from wherever the release is.
+func (d *Deploy) Run(ctx context.Context) (res *Result, err error) {
+	c := d.cfg
+	res = &Result{Operation: "deploy", Release: c.Release, Namespace: c.Namespace}
+	switch {
+	case d.Tag == "" && d.Digest == "":
+		return d.badInput(ctx, res, "missing image: give a tag or a digest")
+	case d.Tag != "" && !tagPattern.MatchString(d.Tag):
+		return d.badInput(ctx, res, fmt.Sprintf("image tag %q is not a valid tag", d.Tag))
+	case d.Digest != "" && !digestPattern.MatchString(d.Digest):
+		return d.badInput(ctx, res, fmt.Sprintf("image digest %q is not sha256:<64 hex>", d.Digest))
+	}
+	r, st, err := c.begin(ctx, res, "deploy")
+	if err != nil {
+		c.finish(ctx, res, err)
+		return res, err
+	}
+	r.opts = d.Cutover
+	defer func() { err = r.end(ctx, err) }()
+
+	image := imageRef(st.snap.Values.Repository, d.Tag, d.Digest)
+	if err := c.step(res, "check image "+image+" is on a node", func() (string, bool, error) {
+		if d.SkipImageCheck {
+			return "skipped on request", true, nil
+		}
+		return "", false, c.imageOnNodes(ctx, image)
+	}); err != nil {
+		return res, err
+	}
+	if r.unverified(st) {
+		if st.Colors[st.Active].Image != image {
+			return res, fmt.Errorf("%w: an interrupted cutover switched traffic to %s (%s) and did not verify it: run `promote` to finish it or `abort` to switch back first",
+				ErrBadInput, st.Active, st.Colors[st.Active].Image)
+		}
+		return res, r.afterSwitch(ctx, st, st.Idle, st.Active)
+	}
+	if st.Colors[st.Active].Image == image && st.Colors[st.Active].LiveImage == image {
+		res.Outcome = "unchanged"
+		c.Log("%s already serves %s: nothing to deploy", st.Active, image)
+		return res, nil
+	}
+	idle := string(st.Idle)
+	extra := Change{idle + ".image.tag": d.Tag, idle + ".image.digest": d.Digest}
+	if d.Env != nil {
+		extra[idle+".env"] = toAnySlice(d.Env)
+	}
+	return res, r.cutover(ctx, st, st.Idle, extra)
+}
+
+func (d *Deploy) badInput(ctx context.Context, res *Result, msg string) (*Result, error) {
+	err := fmt.Errorf("%w: %s", ErrBadInput, msg)
+	res.Outcome, res.Error = outcomeOf(err), err.Error()
+	return res, err
+}
+
+func toAnySlice(env []map[string]any) []any {
+	out := make([]any, len(env))
+	for i, e := range env {
+		out[i] = e
+	}
+	return out
+}
+
+func imageRef(repo, tag, digest string) string {
+	if digest != "" {
+		return repo + "@" + digest
+	}
+	return repo + ":" + tag
+}
+
+// imageOnNodes refuses an image no node has: node.status.images lists what the
+// kubelets hold, under the names the runtime normalised (docker.io/library/...).
+func (c *Configuration) imageOnNodes(ctx context.Context, image string) error {
+	nodes, err := c.Kube.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return fmt.Errorf("list nodes to find image %s: %w", image, err)
+	}
+	want := imageNames(image)
+	for _, n := range nodes.Items {
+		for _, img := range n.Status.Images {
+			for _, name := range img.Names {
+				if want[name] {
+					return nil
+				}
+			}
+		}
+	}
+	return fmt.Errorf("%w: image %s is on none of the %d nodes (load it, or pass --skip-image-check if the nodes can pull it)", ErrBadInput, image, len(nodes.Items))
+}
+
+// imageNames lists the spellings a runtime may report for one reference.
+func imageNames(ref string) map[string]bool {
+	names := map[string]bool{ref: true}
+	first, _, hasSlash := strings.Cut(ref, "/")
+	domainless := !hasSlash || !(strings.ContainsAny(first, ".:") || first == "localhost")
+	if domainless {
+		names["docker.io/"+ref] = true
+		if !hasSlash {
+			names["docker.io/library/"+ref] = true
+		}
+	}
+	return names
+}
+
+// Promote switches to an already deployed idle colour through the same gates.
+type Promote struct {
+	cfg *Configuration
+	Cutover
+}
+
+// NewPromote returns the promote operation with its defaults.
+func NewPromote(cfg *Configuration) *Promote { return &Promote{cfg: cfg, Cutover: defaultCutover()} }
+
+// Run promotes the idle colour, or finishes verifying an interrupted switch.
+func (p *Promote) Run(ctx context.Context) (res *Result, err error) {
+	c := p.cfg
+	res = &Result{Operation: "promote", Release: c.Release, Namespace: c.Namespace}
+	r, st, err := c.begin(ctx, res, "promote")
+	if err != nil {
+		c.finish(ctx, res, err)
+		return res, err
+	}
+	r.opts = p.Cutover
+	defer func() { err = r.end(ctx, err) }()
+	switch phase(st, r.prev, c.Now()) {
+	case PhaseUnverified:
+		return res, r.afterSwitch(ctx, st, st.Idle, st.Active)
+	case PhaseStable:
+		return res, fmt.Errorf("%w: nothing to promote: %s is scaled to zero (use deploy)", ErrBadInput, st.Idle)
+	case PhaseRollbackReady, PhaseScaleDownDue:
+		return res, fmt.Errorf("%w: %s is the previous version kept for rollback, not a new one (use rollback)", ErrBadInput, st.Idle)
+	}
+	return res, r.cutover(ctx, st, st.Idle, nil)
+}
+
+// Rollback goes back to the previous colour: scaled up first if it was scaled
+// down, then the same gates and switch.
+type Rollback struct {
+	cfg *Configuration
+	Cutover
+	SkipImageCheck bool
+}
+
+// NewRollback returns the rollback operation with its defaults.
+func NewRollback(cfg *Configuration) *Rollback { return &Rollback{cfg: cfg, Cutover: defaultCutover()} }
+
+// Run rolls back to the idle colour.
+func (rb *Rollback) Run(ctx context.Context) (res *Result, err error) {
+	c := rb.cfg
+	res = &Result{Operation: "rollback", Release: c.Release, Namespace: c.Namespace}
+	r, st, err := c.begin(ctx, res, "rollback")
+	if err != nil {
+		c.finish(ctx, res, err)
+		return res, err
+	}
+	r.opts = rb.Cutover
+	defer func() { err = r.end(ctx, err) }()
+	switch phase(st, r.prev, c.Now()) {
+	case PhasePreview:
+		return res, fmt.Errorf("%w: %s holds an unpromoted deploy (%s), not the previous version (use promote or abort)", ErrBadInput, st.Idle, st.Colors[st.Idle].Image)
+	case PhaseUnverified:
+		return res, fmt.Errorf("%w: the switch to %s is not verified yet (use abort to switch back)", ErrBadInput, st.Active)
+	case PhaseStable:
+		if rb.SkipImageCheck {
+			break
+		}
+		if err := c.step(res, "check image "+st.Colors[st.Idle].Image+" is on a node", func() (string, bool, error) {
+			return "", false, c.imageOnNodes(ctx, st.Colors[st.Idle].Image)
+		}); err != nil {
+			return res, err
+		}
+	}
+	return res, r.cutover(ctx, st, st.Idle, nil)
+}
+
+// Abort ends a deploy: traffic stays (or goes back, after an unverified switch) on
+// the serving colour and the idle colour is scaled to zero.
+type Abort struct{ cfg *Configuration }
+
+// NewAbort returns the abort operation.
+func NewAbort(cfg *Configuration) *Abort { return &Abort{cfg: cfg} }
+
+// Run aborts.
+func (a *Abort) Run(ctx context.Context) (res *Result, err error) {
+	c := a.cfg
+	res = &Result{Operation: "abort", Release: c.Release, Namespace: c.Namespace}
+	r, st, err := c.begin(ctx, res, "abort")
+	if err != nil {
+		c.finish(ctx, res, err)
+		return res, err
+	}
+	r.opts = defaultCutover()
+	defer func() { err = r.end(ctx, err) }()
+	switch phase(st, r.prev, c.Now()) {
+	case PhaseStable:
+		res.Outcome = "unchanged"
+		return res, nil
+	case PhaseRollbackReady, PhaseScaleDownDue:
+		return res, fmt.Errorf("%w: no deploy in progress: %s is the previous version kept for rollback (finalize --now scales it down)", ErrBadInput, st.Idle)
+	case PhaseUnverified:
+		from := st.Idle
+		if err := c.step(res, fmt.Sprintf("switch back to %s (the switch to %s was never verified)", from, st.Active), func() (string, bool, error) {
+			next, err := c.apply(ctx, st, Change{"activeColor": string(from)}, fmt.Sprintf("bluegreen: abort, switch back to %s", from))
+			if err != nil {
+				return "", false, err
+			}
+			st = next
+			return "", false, nil
+		}); err != nil {
+			return res, err
+		}
+		r.record = Progress{}
+	}
+	_, err = r.scaleDown(ctx, st)
+	return res, err
+}
+
+// Finalize scales the previous colour to zero once its deadline has passed. It is
+// idempotent and quiet when there is nothing to do, so cron can run it.
+type Finalize struct {
+	cfg *Configuration
+	// Now ignores the deadline.
+	Now bool
+}
+
+// NewFinalize returns the finalize operation.
+func NewFinalize(cfg *Configuration) *Finalize { return &Finalize{cfg: cfg} }
+
+// Run finalizes.
+func (f *Finalize) Run(ctx context.Context) (res *Result, err error) {
+	c := f.cfg
+	res = &Result{Operation: "finalize", Release: c.Release, Namespace: c.Namespace}
+	r, st, err := c.begin(ctx, res, "finalize")
+	if err != nil {
+		c.finish(ctx, res, err)
+		return res, err
+	}
+	r.opts = defaultCutover()
+	defer func() { err = r.end(ctx, err) }()
+	switch phase(st, r.prev, c.Now()) {
+	case PhaseStable:
+		res.Outcome = "unchanged"
+		c.Log("%s is already scaled to zero: nothing to finalize", st.Idle)
+		return res, nil
+	case PhasePreview, PhaseUnverified:
+		res.Outcome = "unchanged"
+		c.Log("%s runs without a deadline (a cutover in progress): nothing to finalize", st.Idle)
+		return res, nil
+	case PhaseRollbackReady:
+		if !f.Now {
+			at := *st.snap.Values.Colors[st.Idle].ScaleDownAt
+			res.Outcome = "waiting"
+			c.Log("%s scales down at %s (in %s): not yet", st.Idle, at.Format(time.RFC3339), at.Sub(c.Now()).Round(time.Second))
+			return res, nil
+		}
+	}
+	_, err = r.scaleDown(ctx, st)
+	return res, err
+}

@@ -1,0 +1,225 @@
+package bluegreen
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/gate"
+)
+
+// ColorState is one colour as its values ask for it and as the cluster runs it.
+type ColorState struct {
+	Color       Color      `json:"color"`
+	Role        string     `json:"role"` // active or idle
+	Image       string     `json:"image"`
+	Replicas    *int       `json:"replicas"` // the values' replicas; null follows replicaCount / autoscaling
+	ScaleDownAt *time.Time `json:"scaleDownAt,omitempty"`
+
+	Deployment string     `json:"deployment"`
+	Exists     bool       `json:"exists"`
+	LiveImage  string     `json:"liveImage,omitempty"`
+	Desired    int32      `json:"desired"`
+	Current    int32      `json:"current"`
+	Updated    int32      `json:"updated"`
+	Ready      int32      `json:"ready"`
+	Available  int32      `json:"available"`
+	HPA        *HPAState  `json:"hpa,omitempty"`
+	Pods       []PodState `json:"pods,omitempty"`
+
+	pods []corev1.Pod
+}
+
+// HPAState is a colour's autoscaler.
+type HPAState struct {
+	Name    string `json:"name"`
+	Min     int32  `json:"min"`
+	Max     int32  `json:"max"`
+	Current int32  `json:"current"`
+	Desired int32  `json:"desired"`
+}
+
+// PodState is one pod of a colour.
+type PodState struct {
+	Name  string `json:"name"`
+	IP    string `json:"ip"`
+	Ready bool   `json:"ready"`
+	Image string `json:"image"`
+}
+
+// ServiceState is a Service and the colour its selector picks.
+type ServiceState struct {
+	Name   string `json:"name"`
+	Exists bool   `json:"exists"`
+	Color  string `json:"color"`
+}
+
+// State is everything the steps derive where they are from.
+type State struct {
+	snap    *Snapshot
+	Active  Color                 `json:"activeColor"`
+	Idle    Color                 `json:"idleColor"`
+	Colors  map[Color]*ColorState `json:"colors"`
+	Service ServiceState          `json:"service"`
+	Preview ServiceState          `json:"previewService"`
+}
+
+// observe reads the live objects of both colours and both Services.
+func (c *Configuration) observe(ctx context.Context, snap *Snapshot) (*State, error) {
+	v := snap.Values
+	st := &State{snap: snap, Active: v.Active, Idle: v.Active.Other(), Colors: map[Color]*ColorState{}}
+	for _, col := range []Color{Blue, Green} {
+		cs, err := c.observeColor(ctx, snap, col)
+		if err != nil {
+			return nil, err
+		}
+		cs.Role = "idle"
+		if col == v.Active {
+			cs.Role = "active"
+		}
+		st.Colors[col] = cs
+	}
+	var err error
+	if st.Service, err = c.observeService(ctx, snap.Fullname); err != nil {
+		return nil, err
+	}
+	if st.Preview, err = c.observeService(ctx, snap.Fullname+"-preview"); err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
+func (c *Configuration) observeColor(ctx context.Context, snap *Snapshot, col Color) (*ColorState, error) {
+	cv := snap.Values.Colors[col]
+	cs := &ColorState{
+		Color:       col,
+		Image:       snap.Values.Image(col),
+		Replicas:    cv.Replicas,
+		ScaleDownAt: cv.ScaleDownAt,
+		Deployment:  snap.Fullname + "-" + string(col),
+	}
+	d, err := c.Kube.AppsV1().Deployments(c.Namespace).Get(ctx, cs.Deployment, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		return cs, nil
+	case err != nil:
+		return nil, fmt.Errorf("get deployment %s: %w", cs.Deployment, err)
+	}
+	cs.Exists = true
+	cs.LiveImage = gate.ContainerImage(d.Spec.Template.Spec)
+	if d.Spec.Replicas != nil {
+		cs.Desired = *d.Spec.Replicas
+	}
+	cs.Current, cs.Updated, cs.Ready, cs.Available = d.Status.Replicas, d.Status.UpdatedReplicas, d.Status.ReadyReplicas, d.Status.AvailableReplicas
+	if cs.HPA, err = c.observeHPA(ctx, cs.Deployment); err != nil {
+		return nil, err
+	}
+	if cs.HPA != nil && cs.HPA.Desired > 0 {
+		cs.Desired = cs.HPA.Desired
+	}
+	if cs.pods, err = gate.PodsOf(ctx, c.Kube, d); err != nil {
+		return nil, err
+	}
+	for _, p := range cs.pods {
+		cs.Pods = append(cs.Pods, PodState{Name: p.Name, IP: p.Status.PodIP, Ready: gate.PodReady(p), Image: gate.ContainerImage(p.Spec)})
+	}
+	return cs, nil
+}
+
+func (c *Configuration) observeHPA(ctx context.Context, name string) (*HPAState, error) {
+	h, err := c.Kube.AutoscalingV2().HorizontalPodAutoscalers(c.Namespace).Get(ctx, name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get horizontalpodautoscaler %s: %w", name, err)
+	}
+	return hpaState(h), nil
+}
+
+func hpaState(h *autoscalingv2.HorizontalPodAutoscaler) *HPAState {
+	s := &HPAState{Name: h.Name, Max: h.Spec.MaxReplicas, Current: h.Status.CurrentReplicas, Desired: h.Status.DesiredReplicas}
+	if h.Spec.MinReplicas != nil {
+		s.Min = *h.Spec.MinReplicas
+	}
+	return s
+}
+
+func (c *Configuration) observeService(ctx context.Context, name string) (ServiceState, error) {
+	s, err := c.Kube.CoreV1().Services(c.Namespace).Get(ctx, name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return ServiceState{Name: name}, nil
+	}
+	if err != nil {
+		return ServiceState{}, fmt.Errorf("get service %s: %w", name, err)
+	}
+	return ServiceState{Name: name, Exists: true, Color: s.Spec.Selector["color"]}, nil
+}
+
+// parity is the replica count a colour must have before it takes traffic: what
+// the active Deployment runs now (its autoscaler may have grown it past the
+// values' minimum), never less than the values ask for, never above the
+// autoscaler's maximum (the chart refuses that).
+func (st *State) parity() int {
+	v := st.snap.Values
+	n := int(st.Colors[st.Active].Current)
+	if r := v.Colors[st.Active].Replicas; r != nil && *r > n {
+		n = *r
+	}
+	if n == 0 {
+		n = v.DefaultReplicas()
+	}
+	if v.Autoscaling && v.MaxReplicas > 0 && n > v.MaxReplicas {
+		n = v.MaxReplicas
+	}
+	if n < 1 {
+		n = 1
+	}
+	return n
+}
+
+// upNow reports whether colour col is asked to run and does.
+func (st *State) upNow(col Color) bool {
+	return !st.snap.Values.ScaledToZero(col) && st.Colors[col].Current > 0
+}
+
+// converged reports what still differs between the values and the live objects,
+// or "" when the cluster shows what the values ask for.
+func (st *State) converged() string {
+	v := st.snap.Values
+	if st.Service.Color != string(v.Active) {
+		return fmt.Sprintf("service %s to select %s (it selects %q)", st.Service.Name, v.Active, st.Service.Color)
+	}
+	if st.Preview.Exists && st.Preview.Color != string(v.Active.Other()) {
+		return fmt.Sprintf("service %s to select %s (it selects %q)", st.Preview.Name, v.Active.Other(), st.Preview.Color)
+	}
+	for _, col := range []Color{Blue, Green} {
+		cs := st.Colors[col]
+		if !cs.Exists {
+			return fmt.Sprintf("deployment %s to exist", cs.Deployment)
+		}
+		if v.ScaledToZero(col) {
+			if cs.HPA != nil || cs.Desired != 0 {
+				return fmt.Sprintf("deployment %s to be scaled to zero", cs.Deployment)
+			}
+			continue
+		}
+		if cs.LiveImage != cs.Image {
+			return fmt.Sprintf("deployment %s to run %s (it runs %s)", cs.Deployment, cs.Image, cs.LiveImage)
+		}
+		if r := v.Colors[col].Replicas; r != nil {
+			if v.Autoscaling && (cs.HPA == nil || cs.HPA.Min != int32(*r)) {
+				return fmt.Sprintf("autoscaler %s to have minReplicas %d", cs.Deployment, *r)
+			}
+			if !v.Autoscaling && cs.Desired != int32(*r) {
+				return fmt.Sprintf("deployment %s to have %d replicas (it has %d)", cs.Deployment, *r, cs.Desired)
+			}
+		}
+	}
+	return ""
+}

@@ -1,0 +1,111 @@
+package bluegreen
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// Phases a release can be in, derived from its values and live objects.
+const (
+	PhaseStable        = "stable"         // the idle colour is scaled to zero
+	PhasePreview       = "preview"        // the idle colour runs, not serving: promote or abort
+	PhaseUnverified    = "unverified"     // a switch was made and not verified: re-run to verify
+	PhaseRollbackReady = "rollback-ready" // the previous colour is kept until its deadline
+	PhaseScaleDownDue  = "scale-down-due" // its deadline passed: finalize
+)
+
+// Status is a release's blue-green state.
+type Status struct {
+	Release   string                `json:"release"`
+	Namespace string                `json:"namespace"`
+	Source    string                `json:"source"`
+	Revision  int                   `json:"revision,omitempty"`
+	Phase     string                `json:"phase"`
+	Active    Color                 `json:"activeColor"`
+	Idle      Color                 `json:"idleColor"`
+	Colors    map[Color]*ColorState `json:"colors"`
+	Service   ServiceState          `json:"service"`
+	Preview   ServiceState          `json:"previewService"`
+	Lock      *LockInfo             `json:"lock,omitempty"`
+	Next      []string              `json:"next,omitempty"`
+}
+
+// StatusAction reads a release's blue-green state.
+type StatusAction struct{ cfg *Configuration }
+
+// NewStatus returns the status operation.
+func NewStatus(cfg *Configuration) *StatusAction { return &StatusAction{cfg: cfg} }
+
+// Run reads the values, live objects and lock.
+func (s *StatusAction) Run(ctx context.Context) (*Status, error) {
+	st, err := s.cfg.load(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return s.cfg.status(ctx, st)
+}
+
+func (c *Configuration) status(ctx context.Context, st *State) (*Status, error) {
+	info, err := readLock(ctx, c.Kube, c.Namespace, c.Release, c.Now())
+	if err != nil {
+		return nil, err
+	}
+	out := &Status{
+		Release: c.Release, Namespace: c.Namespace, Source: c.Store.Describe(), Revision: st.snap.Revision,
+		Active: st.Active, Idle: st.Idle, Colors: st.Colors, Service: st.Service, Preview: st.Preview, Lock: info,
+	}
+	var p Progress
+	if info != nil {
+		p = info.Progress
+	}
+	out.Phase = phase(st, p, c.Now())
+	out.Next = c.next(out)
+	return out, nil
+}
+
+// phase derives where a release is from its values, the live objects and an
+// unfinished switch recorded on the lock.
+func phase(st *State, p Progress, now time.Time) string {
+	idle := st.snap.Values.Colors[st.Idle]
+	switch {
+	case st.snap.Values.ScaledToZero(st.Idle):
+		return PhaseStable
+	case idle.ScaleDownAt != nil && !now.Before(*idle.ScaleDownAt):
+		return PhaseScaleDownDue
+	case idle.ScaleDownAt != nil:
+		return PhaseRollbackReady
+	case p.Step == StepSwitched && p.To == st.Active && p.From == st.Idle:
+		return PhaseUnverified
+	default:
+		return PhasePreview
+	}
+}
+
+func (c *Configuration) next(s *Status) []string {
+	cmd := fmt.Sprintf("bluegreen -n %s", c.Namespace)
+	idle := s.Colors[s.Idle]
+	var next []string
+	if s.Lock != nil && s.Lock.Held {
+		next = append(next, fmt.Sprintf("wait: %s holds the lock (until %s unless renewed)", s.Lock.Holder, s.Lock.Expires.UTC().Format(time.RFC3339)))
+	}
+	switch s.Phase {
+	case PhaseStable:
+		next = append(next, fmt.Sprintf("%s deploy %s --tag <new tag>    # ship a new version through %s", cmd, c.Release, s.Idle))
+	case PhasePreview:
+		next = append(next,
+			fmt.Sprintf("%s promote %s    # switch traffic to %s (%s) through the gates", cmd, c.Release, s.Idle, idle.Image),
+			fmt.Sprintf("%s abort %s      # keep traffic on %s and scale %s down", cmd, c.Release, s.Active, s.Idle))
+	case PhaseUnverified:
+		next = append(next,
+			fmt.Sprintf("%s promote %s    # finish verifying the switch to %s", cmd, c.Release, s.Active),
+			fmt.Sprintf("%s abort %s      # switch back to %s", cmd, c.Release, s.Idle))
+	case PhaseRollbackReady:
+		next = append(next,
+			fmt.Sprintf("%s rollback %s   # back to %s (%s)", cmd, c.Release, s.Idle, idle.Image),
+			fmt.Sprintf("%s finalize %s   # scales %s to zero once %s has passed (cron-safe)", cmd, c.Release, s.Idle, idle.ScaleDownAt.UTC().Format(time.RFC3339)))
+	case PhaseScaleDownDue:
+		next = append(next, fmt.Sprintf("%s finalize %s   # scale %s to zero now", cmd, c.Release, s.Idle))
+	}
+	return next
+}

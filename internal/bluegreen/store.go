@@ -1,0 +1,148 @@
+package bluegreen
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"helm.sh/helm/v3/pkg/action"
+	"helm.sh/helm/v3/pkg/chart"
+	"helm.sh/helm/v3/pkg/release"
+	"helm.sh/helm/v3/pkg/storage/driver"
+)
+
+// Store is where a release's values live and how they change. Every change the
+// cutover makes goes through Apply: a Helm upgrade, or an edit of a GitOps values file.
+type Store interface {
+	// Load reads the current values.
+	Load(ctx context.Context) (*Snapshot, error)
+	// Apply sets the change over the user's values; description says why, for history.
+	Apply(ctx context.Context, snap *Snapshot, change Change, description string) error
+	// Describe names the store for messages.
+	Describe() string
+}
+
+// Snapshot is the values of a release at one moment.
+type Snapshot struct {
+	Chart    *chart.Chart
+	User     map[string]any // the user-supplied values, kept on every change
+	Values   Values
+	Fullname string
+	Revision int    // Helm revision; 0 when the store is a values file
+	Status   string // Helm status; "" when the store is a values file
+}
+
+// HelmStore keeps the values in a Helm release and changes them by upgrading it
+// with the release's own chart and its user values plus the change, like
+// `helm upgrade --reuse-values --set`: `helm get values` and `helm history` stay true.
+type HelmStore struct {
+	Helm      *action.Configuration
+	Release   string
+	Namespace string
+	// MaxHistory bounds stored revisions: each cutover step is one revision.
+	MaxHistory int
+	// Timeout bounds one upgrade.
+	Timeout time.Duration
+}
+
+// NewHelmStore returns a store with Helm's CLI defaults for history.
+func NewHelmStore(cfg *action.Configuration, releaseName, namespace string) *HelmStore {
+	return &HelmStore{
+		Helm:       cfg,
+		Release:    releaseName,
+		Namespace:  namespace,
+		MaxHistory: 10,              // helm's own --history-max default
+		Timeout:    5 * time.Minute, // helm's --timeout default
+	}
+}
+
+// Describe names the release.
+func (h *HelmStore) Describe() string {
+	return fmt.Sprintf("helm release %s/%s", h.Namespace, h.Release)
+}
+
+// Load reads the release's latest revision.
+func (h *HelmStore) Load(_ context.Context) (*Snapshot, error) {
+	rel, err := h.Helm.Releases.Last(h.Release)
+	if errors.Is(err, driver.ErrReleaseNotFound) {
+		return nil, fmt.Errorf("%w: release %q not found in namespace %q", ErrBadInput, h.Release, h.Namespace)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read release %q: %w", h.Release, err)
+	}
+	if rel.Chart == nil {
+		return nil, fmt.Errorf("release %q has no chart stored", h.Release)
+	}
+	v, err := parseValues(rel.Chart, rel.Config)
+	if err != nil {
+		return nil, fmt.Errorf("read values of release %q: %w", h.Release, err)
+	}
+	status := ""
+	if rel.Info != nil {
+		status = rel.Info.Status.String()
+	}
+	return &Snapshot{
+		Chart:    rel.Chart,
+		User:     copyMap(rel.Config),
+		Values:   v,
+		Fullname: fullname(h.Release, rel.Chart, rel.Config),
+		Revision: rel.Version,
+		Status:   status,
+	}, nil
+}
+
+// Apply upgrades the release with its own chart and its user values plus the change.
+func (h *HelmStore) Apply(ctx context.Context, snap *Snapshot, change Change, description string) error {
+	u := action.NewUpgrade(h.Helm)
+	u.Namespace = h.Namespace
+	u.Description = description
+	u.MaxHistory = h.MaxHistory
+	u.Timeout = h.Timeout
+	// An interrupt must not cut an upgrade in half and leave the release pending:
+	// the step runs to its end and the cutover stops before the next one.
+	ctx = context.WithoutCancel(ctx)
+	if _, err := u.RunWithContext(ctx, h.Release, snap.Chart, change.Merge(snap.User)); err != nil {
+		return fmt.Errorf("helm upgrade %s (%s): %w", h.Release, change, err)
+	}
+	return nil
+}
+
+// pending reports a Helm status that means another operation is under way.
+func pending(status string) bool {
+	switch release.Status(status) {
+	case release.StatusPendingInstall, release.StatusPendingUpgrade, release.StatusPendingRollback, release.StatusUninstalling:
+		return true
+	}
+	return false
+}
+
+// fullname follows the chart's rule: fullnameOverride, else the release name when it
+// contains the chart's name, else <release>-<chart>.
+func fullname(releaseName string, ch *chart.Chart, user map[string]any) string {
+	if o := stringOf(lookup(user, "fullnameOverride")); o != "" {
+		return trunc63(o)
+	}
+	if o := stringOf(lookup(ch.Values, "fullnameOverride")); o != "" {
+		return trunc63(o)
+	}
+	name := ch.Name()
+	if o := stringOf(lookup(user, "nameOverride")); o != "" {
+		name = o
+	}
+	if strings.Contains(releaseName, name) {
+		return trunc63(releaseName)
+	}
+	return trunc63(releaseName + "-" + name)
+}
+
+func trunc63(s string) string {
+	if len(s) > 63 {
+		s = s[:63]
+	}
+	for len(s) > 0 && s[len(s)-1] == '-' {
+		s = s[:len(s)-1]
+	}
+	return s
+}
