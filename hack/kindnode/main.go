@@ -1,0 +1,50 @@
+// Command kindnode builds the offline kind node image (package kindnode) and prints its tag.
+//
+//	go run ./hack/kindnode            # build what is missing, print the tag
+//	go run ./hack/kindnode -tag       # print the tag the inputs give, build nothing
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/ai-assistant-chart/ai-assistant-chart/internal/kindnode"
+)
+
+func main() {
+	version := flag.String("kubernetes-version", kindnode.DefaultKubernetesVersion, "Kubernetes version to build")
+	tagOnly := flag.Bool("tag", false, "print the tag the current inputs give and build nothing")
+	flag.Parse()
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, *version, *tagOnly); err != nil {
+		fmt.Fprintln(os.Stderr, "error:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, version string, tagOnly bool) error {
+	root, err := kindnode.FindRepoRoot()
+	if err != nil {
+		return err
+	}
+	b := kindnode.New(kindnode.Options{RepoRoot: root, KubernetesVersion: version, Logf: logf})
+	var tag string
+	if tagOnly {
+		tag, err = b.Tag(ctx)
+	} else {
+		tag, err = b.Build(ctx)
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Println(tag)
+	return nil
+}
+
+func logf(format string, args ...any) { fmt.Fprintf(os.Stderr, "==> "+format+"\n", args...) }

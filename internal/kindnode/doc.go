@@ -1,0 +1,21 @@
+// Package kindnode builds a kind node image with no container registry: Kubernetes, etcd and
+// CoreDNS are built from their Go modules, the node's OS from Debian packages on a debootstrap
+// base (package debimage), and kind's own node files (entrypoint, systemd units, containerd
+// config) are read from the sigs.k8s.io/kind module at build time.
+//
+// The image is tagged ai-assistant-kind-node:<kubernetes version>-<hash of the inputs>, where
+// the inputs are the Kubernetes, kind and Go versions, the Debian suite and package list, and
+// this builder's own source files. Build skips everything when that tag exists, so a warm run
+// costs the time to hash a few files.
+//
+// Stable API:
+//
+//	b := kindnode.New(kindnode.Options{RepoRoot: root, Logf: logf})
+//	tag, err := b.Tag()             // the tag, without building
+//	tag, err = b.Build(ctx)         // build what is missing, return the tag
+//	kubectl, err := b.Kubectl(ctx)  // path to the kubectl of that Kubernetes version
+//
+// Steps and their logs (under <RepoRoot>/.cache/kindnode/logs/<step>.log):
+// debian-base, node-base, kubernetes, images-list, etcd, coredns, pause, component-images,
+// node-image.
+package kindnode

@@ -1,0 +1,194 @@
+package kindnode
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/ai-assistant-chart/ai-assistant-chart/internal/debimage"
+)
+
+// componentImages builds the images kubeadm expects, tagged exactly as it names them.
+func (b *Builder) componentImages(ctx context.Context, base string, set ImageSet, k8sBin, etcdBin, corednsBin, pauseBin string) error {
+	type image struct {
+		ref, binDir, binary, dockerfile string
+	}
+	images := []image{
+		{set.APIServer, k8sBin, "kube-apiserver", scratchDockerfile("kube-apiserver", true)},
+		{set.ControllerManager, k8sBin, "kube-controller-manager", scratchDockerfile("kube-controller-manager", true)},
+		{set.Scheduler, k8sBin, "kube-scheduler", scratchDockerfile("kube-scheduler", true)},
+		{set.Etcd, etcdBin, "etcd", scratchDockerfile("etcd", true)},
+		{set.CoreDNS, corednsBin, "coredns", scratchDockerfile("coredns", true)},
+		{set.Pause, pauseBin, "pause", scratchDockerfile("pause", true)},
+		{set.Proxy, k8sBin, "kube-proxy", kubeProxyDockerfile(base)},
+	}
+	return b.steps.Run(ctx, "component-images", func(ctx context.Context, st *debimage.Step) error {
+		for _, img := range images {
+			dir, err := os.MkdirTemp(b.opts.CacheDir, "image-")
+			if err != nil {
+				return fmt.Errorf("create build context: %w", err)
+			}
+			err = func() error {
+				defer os.RemoveAll(dir)
+				// A hard link keeps a 100 MB binary from being copied just to be sent to dockerd.
+				if err := linkOrCopy(filepath.Join(img.binDir, img.binary), filepath.Join(dir, img.binary)); err != nil {
+					return err
+				}
+				files := map[string]string{"Dockerfile": img.dockerfile}
+				if img.binary == "kube-proxy" {
+					files["kube-proxy-wrapper"] = kubeProxyWrapper
+				}
+				for name, content := range files {
+					if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o755); err != nil {
+						return err
+					}
+				}
+				return st.Build(ctx, dir, img.ref)
+			}()
+			if err != nil {
+				return fmt.Errorf("image %s: %w", img.ref, err)
+			}
+		}
+		if set.Sandbox != "" && set.Sandbox != set.Pause {
+			return st.Cmd(ctx, nil, "", nil, "docker", "tag", set.Pause, set.Sandbox)
+		}
+		return nil
+	})
+}
+
+func linkOrCopy(src, dst string) error {
+	if err := os.Link(src, dst); err == nil {
+		return nil
+	}
+	data, err := os.ReadFile(src)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", src, err)
+	}
+	return os.WriteFile(dst, data, 0o755)
+}
+
+// nodeImage runs the node base with containerd as its only process, adds the Kubernetes node
+// binaries and kind's /kind files, preloads the component images into containerd's k8s.io
+// namespace (pinned, so the kubelet never garbage-collects them), and commits the result.
+func (b *Builder) nodeImage(ctx context.Context, nodeBase, tag string, set ImageSet, k8sBin string) error {
+	return b.steps.Run(ctx, "node-image", func(ctx context.Context, st *debimage.Step) error {
+		name := "ai-assistant-kindnode-build"
+		_ = exec.CommandContext(ctx, "docker", "rm", "-f", name).Run()
+		if err := st.Cmd(ctx, nil, "", nil, "docker", "run", "-d", "--privileged", "--name", name, "--entrypoint", "containerd", nodeBase); err != nil {
+			return err
+		}
+		defer exec.Command("docker", "rm", "-f", name).Run() //nolint:errcheck // best-effort cleanup
+
+		dir, err := os.MkdirTemp(b.opts.CacheDir, "node-files-")
+		if err != nil {
+			return fmt.Errorf("create node files directory: %w", err)
+		}
+		defer os.RemoveAll(dir)
+		files := map[string]string{
+			"kind/version":                      b.opts.KubernetesVersion,
+			"kind/manifests/default-cni.yaml":   DefaultCNIManifest,
+			"etc/cni/net.d/10-kindnet.conflist": BridgeConflist("10.244.0.0/24"),
+		}
+		for rel, content := range files {
+			p := filepath.Join(dir, rel)
+			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+				return err
+			}
+			if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+				return err
+			}
+		}
+		if err := os.MkdirAll(filepath.Join(dir, "usr", "bin"), 0o755); err != nil {
+			return err
+		}
+		for _, c := range []string{"kubeadm", "kubelet", "kubectl"} {
+			if err := linkOrCopy(filepath.Join(k8sBin, c), filepath.Join(dir, "usr", "bin", c)); err != nil {
+				return err
+			}
+		}
+		if err := st.Cmd(ctx, nil, "", nil, "docker", "cp", dir+"/.", name+":/"); err != nil {
+			return err
+		}
+		if err := waitFor(ctx, 60*time.Second, func() error {
+			return exec.CommandContext(ctx, "docker", "exec", name, "ctr", "version").Run()
+		}); err != nil {
+			return fmt.Errorf("containerd in the build container did not answer: %w", err)
+		}
+		save := fmt.Sprintf("docker save %s | docker exec -i %s ctr -n k8s.io images import --label=io.cri-containerd.pinned=pinned --all-platforms --no-unpack --digests -",
+			strings.Join(set.All(), " "), name)
+		if err := st.Cmd(ctx, nil, "", nil, "bash", "-o", "pipefail", "-c", save); err != nil {
+			return err
+		}
+		if err := st.Cmd(ctx, nil, "", nil, "docker", "exec", name, "ctr", "-n", "k8s.io", "images", "ls", "-q"); err != nil {
+			return err
+		}
+		// containerd shuts down cleanly on SIGTERM; the image's stop signal is systemd's.
+		if err := st.Cmd(ctx, nil, "", nil, "docker", "kill", "--signal", "TERM", name); err != nil {
+			return err
+		}
+		if err := waitFor(ctx, 60*time.Second, func() error {
+			out, err := exec.CommandContext(ctx, "docker", "inspect", "--format", "{{.State.Running}}", name).Output()
+			if err != nil || strings.TrimSpace(string(out)) != "false" {
+				return fmt.Errorf("still running")
+			}
+			return nil
+		}); err != nil {
+			return fmt.Errorf("containerd in the build container did not stop: %w", err)
+		}
+		return st.Cmd(ctx, nil, "", nil, "docker", "commit",
+			"--change", `ENTRYPOINT ["/usr/local/bin/entrypoint", "/sbin/init"]`,
+			"--change", "ENV container=docker",
+			"--change", "STOPSIGNAL SIGRTMIN+3",
+			name, tag)
+	})
+}
+
+// waitFor polls try every 250 ms until it succeeds or the timeout passes.
+func waitFor(ctx context.Context, timeout time.Duration, try func() error) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		err := try()
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("gave up after %s: %w", timeout, err)
+		case <-tick.C:
+		}
+	}
+}
+
+// Kubectl returns the path of a kubectl of the node image's Kubernetes version: the one the
+// build made, or else one copied out of the node image tag (which must exist).
+func (b *Builder) Kubectl(ctx context.Context, tag string) (string, error) {
+	built := filepath.Join(b.opts.CacheDir, "bin", "kubernetes-"+b.opts.KubernetesVersion, "kubectl")
+	if _, err := os.Stat(built); err == nil {
+		return built, nil
+	}
+	dir, err := b.dir("bin", "kubectl-"+b.opts.KubernetesVersion)
+	if err != nil {
+		return "", err
+	}
+	dst := filepath.Join(dir, "kubectl")
+	if _, err := os.Stat(dst); err == nil {
+		return dst, nil
+	}
+	out, err := exec.CommandContext(ctx, "docker", "create", tag).Output()
+	if err != nil {
+		return "", fmt.Errorf("create a container of %s to copy kubectl from: %w", tag, err)
+	}
+	id := strings.TrimSpace(string(out))
+	defer exec.Command("docker", "rm", "-f", id).Run() //nolint:errcheck // best-effort cleanup
+	if out, err := exec.CommandContext(ctx, "docker", "cp", id+":/usr/bin/kubectl", dst).CombinedOutput(); err != nil {
+		return "", fmt.Errorf("copy kubectl out of %s: %w: %s", tag, err, out)
+	}
+	return dst, nil
+}
