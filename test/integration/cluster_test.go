@@ -1,0 +1,60 @@
+//go:build integration
+
+// Package integration holds the suites that run on a real kind cluster; run them with
+// go test -tags integration ./test/integration/ (see hack/cluster.sh for the cluster itself).
+package integration
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/ai-assistant-chart/ai-assistant-chart/internal/cluster"
+)
+
+// TestClusterServesNodePortOnLoopback: the shared cluster comes up (or is reused), an image
+// tarball loads into its nodes with no registry, and a NodePort Service answers on 127.0.0.1.
+func TestClusterServesNodePortOnLoopback(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Minute)
+	defer cancel()
+	c := ensureTestCluster(t, ctx, cluster.Options{})
+
+	// The harness hands out a kubectl of the cluster's own version, never the machine's.
+	out, err := exec.CommandContext(ctx, c.Kubectl, "--kubeconfig", c.KubeconfigPath, "version", "-o", "yaml").CombinedOutput()
+	if err != nil {
+		t.Fatalf("kubectl version against the cluster: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "serverVersion") || !strings.Contains(string(out), "v1.37") {
+		t.Errorf("kubectl version output lacks a v1.37 client and server:\n%s", out)
+	}
+
+	sum := sha256.Sum256([]byte(clusterTestServer))
+	image := "ai-assistant-clustertest:" + hex.EncodeToString(sum[:6])
+	began := time.Now()
+	if err := c.LoadImageArchives(ctx, buildServerImage(t, ctx, image)); err != nil {
+		t.Fatalf("load image archive: %v", err)
+	}
+	t.Logf("image %s built and loaded in %s", image, time.Since(began).Round(100*time.Millisecond))
+
+	ns := testNamespace(t, ctx, c.Clientset, "cluster-test")
+	const name, nodePort = "echo", 30085 // 30080/30081 are the chart's in other suites
+	if _, err := c.Clientset.AppsV1().Deployments(ns).Create(ctx, serverDeployment(name, image, 2, false), metav1.CreateOptions{}); err != nil {
+		t.Fatalf("create deployment: %v", err)
+	}
+	if _, err := c.Clientset.CoreV1().Services(ns).Create(ctx, nodePortService(name, nodePort), metav1.CreateOptions{}); err != nil {
+		t.Fatalf("create service: %v", err)
+	}
+	began = time.Now()
+	waitAvailable(t, ctx, c.Clientset, ns, name, 3*time.Minute)
+	body := httpGetUntilOK(t, ctx, "http://127.0.0.1:30085/", 2*time.Minute)
+	t.Logf("first HTTP 200 from 127.0.0.1:%d after %s: %s", nodePort, time.Since(began).Round(100*time.Millisecond), strings.TrimSpace(body))
+	if !strings.HasPrefix(body, "pod="+name+"-") {
+		t.Errorf("body %q does not come from a pod of deployment %s", body, name)
+	}
+}
