@@ -1,0 +1,179 @@
+package unit
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+
+	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	"k8s.io/utils/ptr"
+)
+
+// scenarioChecks holds what each ci/*-values.yaml scenario must render beyond being valid.
+var scenarioChecks = map[string]func(t *testing.T, r *rendered){
+	"default-values.yaml": func(t *testing.T, r *rendered) {
+		assert.Equal(t, "blue", get[*corev1.Service](t, r, "ai-assistant").Spec.Selector["color"])
+	},
+	"green-active-values.yaml": func(t *testing.T, r *rendered) {
+		assert.Equal(t, "green", get[*corev1.Service](t, r, "ai-assistant").Spec.Selector["color"])
+		assert.Equal(t, "your-registry/ai-assistant:v2.0.0", get[*appsv1.Deployment](t, r, "ai-assistant-green").Spec.Template.Spec.Containers[0].Image)
+		assert.Equal(t, ptr.To(int32(0)), get[*appsv1.Deployment](t, r, "ai-assistant-blue").Spec.Replicas)
+		assert.Nil(t, find[*autoscalingv2.HorizontalPodAutoscaler](r, "ai-assistant-blue"))
+	},
+	"both-colours-values.yaml": func(t *testing.T, r *rendered) {
+		assert.Len(t, all[*autoscalingv2.HorizontalPodAutoscaler](r), 2)
+		assert.Equal(t, ptr.To(int32(5)), get[*autoscalingv2.HorizontalPodAutoscaler](t, r, "ai-assistant-green").Spec.MinReplicas)
+		assert.Contains(t, get[*appsv1.Deployment](t, r, "ai-assistant-green").Spec.Template.Spec.Containers[0].Image, "@sha256:")
+		assert.Equal(t, "2026-11-25T12:00:00Z", get[*appsv1.Deployment](t, r, "ai-assistant-blue").Annotations["ai-assistant.io/scale-down-at"])
+	},
+	"autoscaling-off-values.yaml": func(t *testing.T, r *rendered) {
+		assert.Empty(t, all[*autoscalingv2.HorizontalPodAutoscaler](r))
+		assert.Equal(t, ptr.To(int32(2)), get[*appsv1.Deployment](t, r, "ai-assistant-blue").Spec.Replicas)
+		assert.Equal(t, ptr.To(int32(1)), get[*appsv1.Deployment](t, r, "ai-assistant-green").Spec.Replicas)
+	},
+	"existing-secret-values.yaml": func(t *testing.T, r *rendered) {
+		assert.Empty(t, all[*corev1.Secret](r))
+		assert.Equal(t, "ai-assistant-credentials", get[*appsv1.Deployment](t, r, "ai-assistant-blue").Spec.Template.Spec.Containers[0].EnvFrom[1].SecretRef.Name)
+	},
+	"ingress-tls-values.yaml": func(t *testing.T, r *rendered) {
+		ing := get[*networkingv1.Ingress](t, r, "ai-assistant")
+		assert.Equal(t, []networkingv1.IngressTLS{{Hosts: []string{"api.example.com"}, SecretName: "api-example-com-tls"}}, ing.Spec.TLS)
+	},
+	"monitoring-values.yaml": func(t *testing.T, r *rendered) {
+		assert.Equal(t, "prometheus", get[*monitoringv1.ServiceMonitor](t, r, "ai-assistant").Labels["release"])
+		rule := get[*monitoringv1.PrometheusRule](t, r, "ai-assistant")
+		var alerts []string
+		for _, rr := range rule.Spec.Groups[0].Rules {
+			alerts = append(alerts, rr.Alert)
+		}
+		assert.ElementsMatch(t, []string{"AIAssistantNoReadyPods", "AIAssistantPodsNotReady", "AIAssistantDependencyDown", "AIAssistantHighErrorRatio", "AIAssistantHighLatency"}, alerts)
+		dash := get[*corev1.ConfigMap](t, r, "ai-assistant-dashboard")
+		assert.Equal(t, "1", dash.Labels["grafana_dashboard"])
+		assert.Contains(t, dash.Data["ai-assistant.json"], "{{color}}", "Grafana legends reach Grafana untouched")
+		assert.Len(t, get[*autoscalingv2.HorizontalPodAutoscaler](t, r, "ai-assistant-blue").Spec.Metrics, 3)
+	},
+	"namespace-values.yaml": func(t *testing.T, r *rendered) {
+		get[*corev1.Namespace](t, r, "ai-assistant")
+		for _, d := range r.Docs {
+			if m, ok := d.Object.(interface{ GetNamespace() string }); ok && kindName(d.Object) != "Namespace/ai-assistant" {
+				assert.Equal(t, "ai-assistant", m.GetNamespace(), kindName(d.Object))
+			}
+		}
+	},
+	"nodeport-values.yaml": func(t *testing.T, r *rendered) {
+		assert.Equal(t, int32(30080), get[*corev1.Service](t, r, "ai-assistant").Spec.Ports[0].NodePort)
+		assert.Equal(t, int32(30081), get[*corev1.Service](t, r, "ai-assistant-preview").Spec.Ports[0].NodePort)
+		assert.Equal(t, "", get[*corev1.ConfigMap](t, r, "ai-assistant-config").Data["VECTOR_DB_HOST"])
+	},
+}
+
+// TestScenarios renders every ci/*-values.yaml scenario, validates every object against the
+// Kubernetes and prometheus-operator schemas, and runs the scenario's own checks. A scenario
+// without checks fails, so a new file cannot slip in untested.
+func TestScenarios(t *testing.T) {
+	t.Parallel()
+	for _, file := range ciValuesFiles(t) {
+		name := filepath.Base(file)
+		t.Run(strings.TrimSuffix(name, "-values.yaml"), func(t *testing.T) {
+			t.Parallel()
+			check, ok := scenarioChecks[name]
+			require.True(t, ok, "scenario %s has no checks in scenarioChecks", name)
+			r := render(t, valuesFile(t, file))
+			assertValidAgainstSchemas(t, r)
+			assertPodSecurityRestricted(t, r)
+			check(t, r)
+		})
+	}
+}
+
+// assertValidAgainstSchemas validates every rendered object strictly, offline.
+func assertValidAgainstSchemas(t *testing.T, r *rendered) {
+	t.Helper()
+	v := kubeSchemas(t)
+	for _, d := range r.Docs {
+		assert.NoError(t, v.validate(d.YAML), "%s (%s) against its schema", kindName(d.Object), d.Source)
+	}
+}
+
+// assertPodSecurityRestricted checks every pod template against the Pod Security "restricted"
+// profile's rules, so the chart installs into a namespace that enforces it.
+func assertPodSecurityRestricted(t *testing.T, r *rendered) {
+	t.Helper()
+	var specs []corev1.PodSpec
+	for _, d := range all[*appsv1.Deployment](r) {
+		specs = append(specs, d.Spec.Template.Spec)
+	}
+	for _, p := range all[*corev1.Pod](r) {
+		specs = append(specs, p.Spec)
+	}
+	require.NotEmpty(t, specs)
+	for _, s := range specs {
+		require.NotNil(t, s.SecurityContext)
+		for _, c := range s.Containers {
+			sc := c.SecurityContext
+			require.NotNil(t, sc, c.Name)
+			nonRoot := ptr.Deref(sc.RunAsNonRoot, false) || ptr.Deref(s.SecurityContext.RunAsNonRoot, false)
+			assert.True(t, nonRoot, "%s runs as non-root", c.Name)
+			assert.Equal(t, ptr.To(false), sc.AllowPrivilegeEscalation, c.Name)
+			assert.Equal(t, []corev1.Capability{"ALL"}, sc.Capabilities.Drop, c.Name)
+			seccomp := sc.SeccompProfile
+			if seccomp == nil {
+				seccomp = s.SecurityContext.SeccompProfile
+			}
+			require.NotNil(t, seccomp, c.Name)
+			assert.Equal(t, corev1.SeccompProfileTypeRuntimeDefault, seccomp.Type, c.Name)
+			assert.Empty(t, sc.Capabilities.Add, c.Name)
+			assert.Nil(t, sc.Privileged, c.Name)
+		}
+		assert.False(t, s.HostNetwork || s.HostPID || s.HostIPC)
+		for _, vol := range s.Volumes {
+			assert.Nil(t, vol.HostPath, vol.Name)
+		}
+	}
+}
+
+// The validators must be able to fail: a misplaced field is caught by both the strict decoder
+// and the schema, and a wrong type by the schema.
+func TestValidatorsRejectUnknownFields(t *testing.T) {
+	t.Parallel()
+	const deployment = `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: x}
+spec:
+  selector: {matchLabels: {a: b}}
+  template:
+    metadata: {labels: {a: b}}
+    spec:
+      containers:
+        - name: api
+          image: x
+          %s
+`
+	good := strings.Replace(deployment, "%s", "imagePullPolicy: IfNotPresent", 1)
+	typo := strings.Replace(deployment, "%s", "imagePullPolicyy: IfNotPresent", 1)
+	wrongType := strings.Replace(deployment, "%s", "ports: [{containerPort: http}]", 1)
+
+	v := kubeSchemas(t)
+	assert.NoError(t, v.validate(good))
+	assert.ErrorContains(t, v.validate(typo), "imagePullPolicyy")
+	assert.Error(t, v.validate(wrongType))
+	_, _, err := strictDecoder.Decode([]byte(typo), nil, nil)
+	assert.ErrorContains(t, err, "imagePullPolicyy")
+
+	const sm = `apiVersion: monitoring.coreos.com/v1
+kind: ServiceMonitor
+metadata: {name: x}
+spec:
+  selector: {matchLabels: {a: b}}
+  endpoints:
+    - %s: http
+`
+	assert.NoError(t, v.validate(strings.Replace(sm, "%s", "port", 1)))
+	assert.ErrorContains(t, v.validate(strings.Replace(sm, "%s", "prot", 1)), "prot")
+}
