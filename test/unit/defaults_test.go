@@ -193,8 +193,8 @@ func TestIngressRendersTheSeedsAnnotationsAndTLS(t *testing.T) {
 	ing := get[*networkingv1.Ingress](t, r, "ai-assistant")
 	assert.Equal(t, ptr.To("nginx"), ing.Spec.IngressClassName)
 	assert.Equal(t, map[string]string{
-		"cert-manager.io/cluster-issuer":              "letsencrypt-prod",
-		"nginx.ingress.kubernetes.io/proxy-body-size": "50m",
+		"cert-manager.io/cluster-issuer":                 "letsencrypt-prod",
+		"nginx.ingress.kubernetes.io/proxy-body-size":    "50m",
 		"nginx.ingress.kubernetes.io/proxy-read-timeout": "300",
 	}, ing.Annotations)
 	assert.Equal(t, []networkingv1.IngressTLS{{Hosts: []string{"api.your-domain.com"}, SecretName: "ai-assistant-tls"}}, ing.Spec.TLS)
