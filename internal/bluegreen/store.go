@@ -118,28 +118,28 @@ func pending(status string) bool {
 	return false
 }
 
-// fullname follows the chart's rule: fullnameOverride, else the release name when it
+// fullname follows the chart's rule (truncated to 56 so "-preview" still fits a DNS label): fullnameOverride, else the release name when it
 // contains the chart's name, else <release>-<chart>.
 func fullname(releaseName string, ch *chart.Chart, user map[string]any) string {
 	if o := stringOf(lookup(user, "fullnameOverride")); o != "" {
-		return trunc63(o)
+		return trunc56(o)
 	}
 	if o := stringOf(lookup(ch.Values, "fullnameOverride")); o != "" {
-		return trunc63(o)
+		return trunc56(o)
 	}
 	name := ch.Name()
 	if o := stringOf(lookup(user, "nameOverride")); o != "" {
 		name = o
 	}
 	if strings.Contains(releaseName, name) {
-		return trunc63(releaseName)
+		return trunc56(releaseName)
 	}
-	return trunc63(releaseName + "-" + name)
+	return trunc56(releaseName + "-" + name)
 }
 
-func trunc63(s string) string {
-	if len(s) > 63 {
-		s = s[:63]
+func trunc56(s string) string {
+	if len(s) > 56 {
+		s = s[:56]
 	}
 	for len(s) > 0 && s[len(s)-1] == '-' {
 		s = s[:len(s)-1]

@@ -1,0 +1,155 @@
+package bluegreen_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"helm.sh/helm/v3/pkg/release"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen"
+	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/fakecluster"
+)
+
+const (
+	testRelease = "ai-assistant"
+	testNS      = "prod"
+	repo        = "ai-assistant"
+)
+
+// chartDir is the chart the release is installed from, found from this file.
+func chartDir(t *testing.T) string {
+	t.Helper()
+	_, file, _, _ := runtime.Caller(0)
+	dir := filepath.Join(filepath.Dir(file), "..", "..", "charts", "ai-assistant")
+	if _, err := os.Stat(filepath.Join(dir, "Chart.yaml")); err == nil {
+		return dir
+	}
+	return filepath.Join(filepath.Dir(file), "testdata", "stubchart")
+}
+
+type fixture struct {
+	t   *testing.T
+	cl  *fakecluster.Cluster
+	cfg *bluegreen.Configuration
+
+	mu  sync.Mutex
+	now time.Time
+}
+
+// newFixture installs the chart with vals (over a fixed repository and version)
+// into a simulated cluster whose node holds versions 1.0.0 and 2.0.0.
+func newFixture(t *testing.T, vals map[string]any) *fixture {
+	t.Helper()
+	cl := fakecluster.New(testNS)
+	require.NoError(t, cl.LoadImage("docker.io/library/ai-assistant:1.0.0"))
+	require.NoError(t, cl.LoadImage("docker.io/library/ai-assistant:2.0.0", "docker.io/library/ai-assistant@sha256:"+strings.Repeat("a", 64)))
+	base := map[string]any{"image": map[string]any{"repository": repo, "tag": "1.0.0"}}
+	for k, v := range vals {
+		base[k] = v
+	}
+	require.NoError(t, cl.Install(testRelease, chartDir(t), base))
+	f := &fixture{t: t, cl: cl, now: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}
+	store := bluegreen.NewHelmStore(cl.Helm, testRelease, testNS)
+	cfg := bluegreen.NewConfiguration(store, cl.Kube, cl, testRelease, testNS)
+	cfg.PollInterval = 5 * time.Millisecond
+	cfg.ConvergeTimeout = 2 * time.Second
+	cfg.Holder = "test@host pid 1"
+	cfg.Now = f.clock
+	cfg.Log = func(format string, args ...any) { t.Logf(format, args...) }
+	f.cfg = cfg
+	return f
+}
+
+func (f *fixture) clock() time.Time {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.now
+}
+
+func (f *fixture) advance(d time.Duration) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.now = f.now.Add(d)
+}
+
+// fast shrinks every gate to test scale.
+func fast(c *bluegreen.Cutover) {
+	c.Gates = bluegreen.Gates{
+		RolloutTimeout: time.Second,
+		Passes:         2,
+		Interval:       5 * time.Millisecond,
+		GateTimeout:    500 * time.Millisecond,
+		DrainTimeout:   500 * time.Millisecond,
+		MaxOldRate:     0,
+		VerifyFor:      30 * time.Millisecond,
+	}
+}
+
+func (f *fixture) deploy(tag string) *bluegreen.Deploy {
+	d := bluegreen.NewDeploy(f.cfg)
+	d.Tag = tag
+	fast(&d.Cutover)
+	return d
+}
+
+// rel returns the release's latest revision.
+func (f *fixture) rel() *release.Release {
+	f.t.Helper()
+	r, err := f.cl.Helm.Releases.Last(testRelease)
+	require.NoError(f.t, err)
+	return r
+}
+
+// value reads a user-supplied value by dotted path.
+func (f *fixture) value(path string) any {
+	var cur any = f.rel().Config
+	for _, k := range strings.Split(path, ".") {
+		m, ok := cur.(map[string]any)
+		if !ok {
+			return nil
+		}
+		cur = m[k]
+	}
+	return cur
+}
+
+func (f *fixture) status() *bluegreen.Status {
+	f.t.Helper()
+	s, err := bluegreen.NewStatus(f.cfg).Run(context.Background())
+	require.NoError(f.t, err)
+	return s
+}
+
+// serviceColor is the colour the main Service selects in the cluster.
+func (f *fixture) serviceColor() string {
+	f.t.Helper()
+	s, err := f.cl.Kube.CoreV1().Services(testNS).Get(context.Background(), testRelease, metav1.GetOptions{})
+	require.NoError(f.t, err)
+	return s.Spec.Selector["color"]
+}
+
+func (f *fixture) history() []string {
+	f.t.Helper()
+	h, err := f.cl.Helm.Releases.History(testRelease)
+	require.NoError(f.t, err)
+	sort.Slice(h, func(i, j int) bool { return h[i].Version < h[j].Version })
+	var out []string
+	for _, r := range h {
+		out = append(out, r.Info.Description)
+	}
+	return out
+}
+
+func (f *fixture) leaseExists() bool {
+	_, err := f.cl.Kube.CoordinationV1().Leases(testNS).Get(context.Background(), "bluegreen-"+testRelease, metav1.GetOptions{})
+	return err == nil
+}
