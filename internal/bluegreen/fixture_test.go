@@ -30,10 +30,10 @@ func chartDir(t *testing.T) string {
 	t.Helper()
 	_, file, _, _ := runtime.Caller(0)
 	dir := filepath.Join(filepath.Dir(file), "..", "..", "charts", "ai-assistant")
-	if _, err := os.Stat(filepath.Join(dir, "Chart.yaml")); err == nil {
-		return dir
+	if _, err := os.Stat(filepath.Join(dir, "Chart.yaml")); err != nil {
+		t.Fatalf("the chart must be at %s: %v", dir, err)
 	}
-	return filepath.Join(filepath.Dir(file), "testdata", "stubchart")
+	return dir
 }
 
 type fixture struct {

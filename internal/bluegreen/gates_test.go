@@ -1,0 +1,146 @@
+package bluegreen_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen"
+	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/fakecluster"
+	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/gate"
+)
+
+func TestGateFailureKeepsTraffic(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name      string
+		setup     func(*fakecluster.Cluster)
+		scaleDown bool
+		wantCheck string
+	}{
+		{
+			name: "pod /ready answers 503",
+			setup: func(c *fakecluster.Cluster) {
+				c.Respond = func(p fakecluster.Probe) (int, bool) { return 503, p.Kind == "pod" && p.Color == "green" && p.Path == "/ready" }
+			},
+			wantCheck: "GET /ready",
+		},
+		{
+			name: "preview service /health answers 500",
+			setup: func(c *fakecluster.Cluster) {
+				c.Respond = func(p fakecluster.Probe) (int, bool) {
+					return 500, p.Kind == "service" && p.Path == "/health"
+				}
+			},
+			wantCheck: "service/ai-assistant-preview:http GET /health",
+		},
+		{
+			name:      "pods never Ready",
+			setup:     func(c *fakecluster.Cluster) { c.NotReady["green"] = true },
+			wantCheck: "wait for deployment ai-assistant-green",
+		},
+		{
+			name: "failing colour is scaled down on request",
+			setup: func(c *fakecluster.Cluster) {
+				c.Respond = func(p fakecluster.Probe) (int, bool) { return 503, p.Color == "green" && p.Path == "/ready" }
+			},
+			scaleDown: true,
+			wantCheck: "GET /ready",
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t, nil)
+			tc.setup(f.cl)
+			d := f.deploy("2.0.0")
+			d.ScaleDownOnFailure = tc.scaleDown
+			res, err := d.Run(context.Background())
+
+			require.ErrorIs(t, err, bluegreen.ErrGateFailed)
+			assert.Contains(t, err.Error(), tc.wantCheck, "the error names the failed check")
+			assert.Equal(t, "gate-failed", res.Outcome)
+			assert.Equal(t, bluegreen.Blue, f.status().Active, "traffic is untouched")
+			assert.Equal(t, "blue", f.serviceColor())
+			for _, p := range f.cl.Probes() {
+				assert.NotEqual(t, "green", p.Active, "the main Service never selected green")
+			}
+			assert.False(t, f.leaseExists())
+			if tc.scaleDown {
+				assert.EqualValues(t, 0, f.value("green.replicas"))
+				assert.Equal(t, bluegreen.PhaseStable, f.status().Phase)
+			} else {
+				assert.EqualValues(t, 3, f.value("green.replicas"), "green is kept for inspection")
+				assert.Equal(t, bluegreen.PhasePreview, f.status().Phase)
+			}
+			var ce *gate.CheckError
+			if tc.wantCheck != "wait for deployment ai-assistant-green" {
+				assert.True(t, errors.As(err, &ce), "a health gate failure carries the check")
+			}
+		})
+	}
+}
+
+func TestPostSwitchFailureSwitchesBack(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name  string
+		setup func(*fakecluster.Cluster)
+		want  string
+	}{
+		{
+			name: "new colour fails once it takes traffic",
+			setup: func(c *fakecluster.Cluster) {
+				c.Respond = func(p fakecluster.Probe) (int, bool) {
+					return 503, p.Color == "green" && p.Active == "green" && p.Path == "/ready"
+				}
+			},
+			want: "GET /ready",
+		},
+		{
+			name: "old colour keeps serving users",
+			setup: func(c *fakecluster.Cluster) {
+				c.UserTraffic["blue"] = func(int) float64 { return 5 }
+			},
+			want: "request rate",
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t, nil)
+			tc.setup(f.cl)
+			res, err := f.deploy("2.0.0").Run(context.Background())
+
+			require.ErrorIs(t, err, bluegreen.ErrReverted)
+			assert.Contains(t, err.Error(), tc.want)
+			assert.Equal(t, "reverted", res.Outcome)
+			assert.Equal(t, "blue", f.value("activeColor"), "switched back")
+			assert.Equal(t, "blue", f.serviceColor())
+			assert.Nil(t, f.value("blue.scaleDownAt"), "no scale-down is scheduled for the serving colour")
+			assert.Contains(t, f.history()[len(f.history())-1], "bluegreen: switch back green -> blue")
+			assert.False(t, f.leaseExists(), "a reverted run is finished")
+			sawGreen := false
+			for _, p := range f.cl.Probes() {
+				sawGreen = sawGreen || p.Active == "green"
+			}
+			assert.True(t, sawGreen, "the switch did happen before the revert")
+		})
+	}
+}
+
+func TestOldColourDrainsThenSwitchIsKept(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, nil)
+	// Keep-alive clients stay on blue for a few scrapes after the switch, then leave.
+	f.cl.UserTraffic["blue"] = func(scrape int) float64 {
+		if scrape < 4 {
+			return 2
+		}
+		return 0
+	}
+	_, err := f.deploy("2.0.0").Run(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, "green", f.value("activeColor"))
+}
