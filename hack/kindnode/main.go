@@ -2,6 +2,7 @@
 //
 //	go run ./hack/kindnode            # build what is missing, print the tag
 //	go run ./hack/kindnode -tag       # print the tag the inputs give, build nothing
+//	go run ./hack/kindnode -service-images  # PostgreSQL and Redis images + tarballs
 package main
 
 import (
@@ -10,18 +11,25 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 
+	"github.com/ai-assistant-chart/ai-assistant-chart/internal/debimage"
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/kindnode"
 )
 
 func main() {
 	version := flag.String("kubernetes-version", kindnode.DefaultKubernetesVersion, "Kubernetes version to build")
 	tagOnly := flag.Bool("tag", false, "print the tag the current inputs give and build nothing")
+	services := flag.Bool("service-images", false, "build the PostgreSQL and Redis images instead, print \"ref tarball\" for each")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	run := run
+	if *services {
+		run = func(ctx context.Context, _ string, _ bool) error { return runServices(ctx) }
+	}
 	if err := run(ctx, *version, *tagOnly); err != nil {
 		fmt.Fprintln(os.Stderr, "error:", err)
 		os.Exit(1)
@@ -44,6 +52,29 @@ func run(ctx context.Context, version string, tagOnly bool) error {
 		return err
 	}
 	fmt.Println(tag)
+	return nil
+}
+
+// runServices builds the Debian-based PostgreSQL and Redis images the cluster tests use, with
+// their tarballs in .cache/images.
+func runServices(ctx context.Context) error {
+	root, err := kindnode.FindRepoRoot()
+	if err != nil {
+		return err
+	}
+	steps := debimage.NewSteps(logf, filepath.Join(root, ".cache", "kindnode", "logs"))
+	base, err := debimage.EnsureBase(ctx, steps, debimage.BaseOptions{WorkDir: filepath.Join(root, ".cache", "kindnode", "tmp")})
+	if err != nil {
+		return err
+	}
+	out := filepath.Join(root, ".cache", "images")
+	for _, ensure := range []func(context.Context, *debimage.Steps, string, string) (debimage.Image, error){debimage.EnsurePostgres, debimage.EnsureRedis} {
+		img, err := ensure(ctx, steps, base, out)
+		if err != nil {
+			return err
+		}
+		fmt.Println(img)
+	}
 	return nil
 }
 

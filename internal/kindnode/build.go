@@ -17,7 +17,10 @@ import (
 var kubernetesCommands = []string{"kubeadm", "kubelet", "kubectl", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kube-proxy"}
 
 // SourceDirs are the repository directories whose Go files are inputs of the node image.
-var SourceDirs = []string{"internal/kindnode", "internal/debimage", "hack/kindnode"}
+var SourceDirs = []string{"internal/kindnode", "internal/debimage", "hack/kindnode/pause", "internal/podnet", "cmd/podnet"}
+
+// sourceExcluded are Go files under SourceDirs that do not shape the node image.
+var sourceExcluded = map[string]bool{"internal/debimage/services.go": true}
 
 // Tag returns the node image's tag for the current inputs, without building anything.
 func (b *Builder) Tag(ctx context.Context) (string, error) {
@@ -66,7 +69,9 @@ func sourceFiles(root string, dirs []string) ([]string, error) {
 				return nil
 			}
 			rel, err := filepath.Rel(root, p)
-			files = append(files, rel)
+			if !sourceExcluded[filepath.ToSlash(rel)] {
+				files = append(files, rel)
+			}
 			return err
 		})
 		if err != nil && !os.IsNotExist(err) {
@@ -133,11 +138,13 @@ func (b *Builder) buildNode(ctx context.Context, tag string) error {
 	if err != nil {
 		return err
 	}
-	pauseBin, err := b.pause(ctx)
+	ownBin, err := b.ownBinaries(ctx)
 	if err != nil {
 		return err
 	}
-	if err := b.componentImages(ctx, base, images, k8sBin, etcdBin, corednsBin, pauseBin); err != nil {
+	// The agent's image is named after the node image, so each node image preloads its own.
+	images.PodNet = "ai-assistant-podnet:" + tag[strings.LastIndex(tag, ":")+1:]
+	if err := b.componentImages(ctx, base, images, k8sBin, etcdBin, corednsBin, ownBin); err != nil {
 		return err
 	}
 	return b.nodeImage(ctx, nodeBase, tag, images, k8sBin)

@@ -16,6 +16,6 @@
 //	kubectl, err := b.Kubectl(ctx)  // path to the kubectl of that Kubernetes version
 //
 // Steps and their logs (under <RepoRoot>/.cache/kindnode/logs/<step>.log):
-// debian-base, node-base, kubernetes, images-list, etcd, coredns, pause, component-images,
+// debian-base, node-base, kubernetes, images-list, etcd, coredns, pause-podnet, component-images,
 // node-image.
 package kindnode

@@ -143,15 +143,20 @@ func (b *Builder) coredns(ctx context.Context, ref string) (string, error) {
 		binaries: map[string]string{"coredns": "github.com/coredns/coredns"}})
 }
 
-// pause builds our own pause binary from this repository.
-func (b *Builder) pause(ctx context.Context) (string, error) {
-	out, err := b.dir("bin", "pause")
+// ownBinaries builds this repository's node programs: the pause binary and the podnet agent.
+func (b *Builder) ownBinaries(ctx context.Context) (string, error) {
+	out, err := b.dir("bin", "own")
 	if err != nil {
 		return "", err
 	}
-	return out, b.steps.Run(ctx, "pause", func(ctx context.Context, st *debimage.Step) error {
-		return st.Cmd(ctx, nil, b.opts.RepoRoot, []string{"CGO_ENABLED=0", "GOFLAGS=-buildvcs=false"},
-			"go", "build", "-trimpath", "-ldflags", "-s -w", "-o", filepath.Join(out, "pause"), "./hack/kindnode/pause")
+	return out, b.steps.Run(ctx, "pause-podnet", func(ctx context.Context, st *debimage.Step) error {
+		for name, pkg := range map[string]string{"pause": "./hack/kindnode/pause", "podnet": "./cmd/podnet"} {
+			if err := st.Cmd(ctx, nil, b.opts.RepoRoot, []string{"CGO_ENABLED=0", "GOFLAGS=-buildvcs=false"},
+				"go", "build", "-trimpath", "-ldflags", "-s -w", "-o", filepath.Join(out, name), pkg); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 }
 

@@ -13,13 +13,15 @@ type ImageSet struct {
 	Etcd, CoreDNS, Pause                           string
 	// Sandbox is containerd's sandbox_image; it may equal Pause.
 	Sandbox string
+	// PodNet is our pod-network agent's image (package podnet).
+	PodNet string
 }
 
 // All returns every distinct image reference in the set.
 func (s ImageSet) All() []string {
 	seen := map[string]bool{}
 	var out []string
-	for _, r := range []string{s.APIServer, s.ControllerManager, s.Scheduler, s.Proxy, s.Etcd, s.CoreDNS, s.Pause, s.Sandbox} {
+	for _, r := range []string{s.APIServer, s.ControllerManager, s.Scheduler, s.Proxy, s.Etcd, s.CoreDNS, s.Pause, s.Sandbox, s.PodNet} {
 		if r != "" && !seen[r] {
 			seen[r] = true
 			out = append(out, r)

@@ -10,10 +10,11 @@ import (
 	"time"
 
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/debimage"
+	"github.com/ai-assistant-chart/ai-assistant-chart/internal/podnet"
 )
 
 // componentImages builds the images kubeadm expects, tagged exactly as it names them.
-func (b *Builder) componentImages(ctx context.Context, base string, set ImageSet, k8sBin, etcdBin, corednsBin, pauseBin string) error {
+func (b *Builder) componentImages(ctx context.Context, base string, set ImageSet, k8sBin, etcdBin, corednsBin, ownBin string) error {
 	type image struct {
 		ref, binDir, binary, dockerfile string
 	}
@@ -23,7 +24,8 @@ func (b *Builder) componentImages(ctx context.Context, base string, set ImageSet
 		{set.Scheduler, k8sBin, "kube-scheduler", scratchDockerfile("kube-scheduler", true)},
 		{set.Etcd, etcdBin, "etcd", scratchDockerfile("etcd", true)},
 		{set.CoreDNS, corednsBin, "coredns", scratchDockerfile("coredns", true)},
-		{set.Pause, pauseBin, "pause", scratchDockerfile("pause", true)},
+		{set.Pause, ownBin, "pause", scratchDockerfile("pause", true)},
+		{set.PodNet, ownBin, "podnet", scratchDockerfile("podnet", true)},
 		{set.Proxy, k8sBin, "kube-proxy", kubeProxyDockerfile(base)},
 	}
 	return b.steps.Run(ctx, "component-images", func(ctx context.Context, st *debimage.Step) error {
@@ -88,10 +90,11 @@ func (b *Builder) nodeImage(ctx context.Context, nodeBase, tag string, set Image
 			return fmt.Errorf("create node files directory: %w", err)
 		}
 		defer os.RemoveAll(dir)
+		// No CNI config: each node's podnet agent writes its own from the node's podCIDR, and
+		// the node turns Ready only then.
 		files := map[string]string{
-			"kind/version":                      b.opts.KubernetesVersion,
-			"kind/manifests/default-cni.yaml":   DefaultCNIManifest,
-			"etc/cni/net.d/10-kindnet.conflist": BridgeConflist("10.244.0.0/24"),
+			"kind/version":                    b.opts.KubernetesVersion,
+			"kind/manifests/default-cni.yaml": podnet.Manifest(set.PodNet),
 		}
 		for rel, content := range files {
 			p := filepath.Join(dir, rel)

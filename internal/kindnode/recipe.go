@@ -82,17 +82,6 @@ update-alternatives --set ip6tables "/usr/sbin/ip6tables-${mode}" >/dev/null
 exec /usr/local/bin/kube-proxy.bin "$@"
 `
 
-// DefaultCNIManifest is what kind applies as /kind/manifests/default-cni.yaml. The single-node
-// image's pod network is the static bridge conflist below, so the manifest only records that.
-const DefaultCNIManifest = `apiVersion: v1
-kind: ConfigMap
-metadata:
-  name: ai-assistant-pod-network
-  namespace: kube-system
-data:
-  mode: static-bridge
-`
-
 // BridgeConflist is a CNI config giving pods addresses from subnet on a node-local bridge,
 // with hostPort support.
 func BridgeConflist(subnet string) string {
