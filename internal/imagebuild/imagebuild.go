@@ -1,0 +1,219 @@
+// Package imagebuild turns the repository's commands into image tarballs: it cross-compiles a
+// static binary (CGO off, -trimpath, no build ID, version stamped by ldflag), hands it to
+// ociimage, and skips all of that when a hash of the inputs matches the last build's.
+package imagebuild
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+
+	"github.com/ai-assistant-chart/ai-assistant-chart/internal/buildinfo"
+	"github.com/ai-assistant-chart/ai-assistant-chart/internal/ociimage"
+)
+
+// schema changes whenever the image layout changes in a way the file hash would not see.
+const schema = "imagebuild/1"
+
+// Image is one command packaged as an image.
+type Image struct {
+	Name    string // repository and binary name, e.g. "ai-assistant"
+	Package string // Go package, e.g. "./cmd/ai-assistant"
+	Port    int
+}
+
+// Images are the images this repository builds.
+var Images = []Image{
+	{Name: "ai-assistant", Package: "./cmd/ai-assistant", Port: 8000},
+	{Name: "llm-standin", Package: "./cmd/llm-standin", Port: 8080},
+}
+
+// builderPackages are hashed with every image: a change to how images are built rebuilds them.
+var builderPackages = []string{
+	"github.com/ai-assistant-chart/ai-assistant-chart/internal/imagebuild",
+	"github.com/ai-assistant-chart/ai-assistant-chart/internal/ociimage",
+}
+
+// Builder builds images into OutDir.
+type Builder struct {
+	RepoRoot string
+	OutDir   string
+	// Created is stamped on every image (SOURCE_DATE_EPOCH, or the Unix epoch).
+	Created time.Time
+	// Log receives progress lines.
+	Log func(format string, args ...any)
+}
+
+// Result describes one built (or reused) tarball.
+type Result struct {
+	Tag         string
+	Path        string
+	Info        ociimage.Info
+	TarballSize int64
+	UpToDate    bool
+	Elapsed     time.Duration
+}
+
+// TarballPath is where an image's tarball goes: <out>/<name>-<version>.tar.
+func (b *Builder) TarballPath(img Image, version string) string {
+	return filepath.Join(b.OutDir, img.Name+"-"+version+".tar")
+}
+
+// Build produces <out>/<name>-<version>.tar unless its inputs are unchanged since the last run.
+func (b *Builder) Build(ctx context.Context, img Image, version string) (Result, error) {
+	start := time.Now()
+	res := Result{Tag: img.Name + ":" + version, Path: b.TarballPath(img, version)}
+	if err := os.MkdirAll(b.OutDir, 0o755); err != nil {
+		return res, fmt.Errorf("create %s: %w", b.OutDir, err)
+	}
+	hash, err := b.inputsHash(ctx, img, version)
+	if err != nil {
+		return res, fmt.Errorf("hash inputs of %s: %w", res.Tag, err)
+	}
+	stamp := res.Path + ".inputs"
+	if prev, err := os.ReadFile(stamp); err == nil && string(prev) == hash {
+		if v1img, err := tarball.ImageFromPath(res.Path, nil); err == nil {
+			if res.Info, err = ociimage.Describe(v1img); err == nil {
+				res.UpToDate = true
+				return b.finish(res, start)
+			}
+		}
+		// Stamp without a readable tarball: fall through and rebuild.
+	}
+
+	tmp, err := os.MkdirTemp("", "imagebuild-")
+	if err != nil {
+		return res, fmt.Errorf("create build dir: %w", err)
+	}
+	defer os.RemoveAll(tmp)
+	bin := filepath.Join(tmp, img.Name)
+	b.logf("compiling %s %s for linux/amd64", img.Package, version)
+	if err := b.goBuild(ctx, img.Package, version, bin); err != nil {
+		return res, err
+	}
+	v1img, err := ociimage.Build(ociimage.Spec{
+		Tag: res.Tag, Binary: bin, Entrypoint: "/usr/local/bin/" + img.Name, Port: img.Port, Created: b.Created,
+		Labels: map[string]string{
+			"org.opencontainers.image.title":   img.Name,
+			"org.opencontainers.image.version": version,
+		},
+	})
+	if err != nil {
+		return res, fmt.Errorf("assemble image %s: %w", res.Tag, err)
+	}
+	if err := ociimage.WriteTarball(res.Path, res.Tag, v1img); err != nil {
+		return res, err
+	}
+	if res.Info, err = ociimage.Describe(v1img); err != nil {
+		return res, err
+	}
+	if err := os.WriteFile(stamp, []byte(hash), 0o644); err != nil {
+		return res, fmt.Errorf("write input stamp: %w", err)
+	}
+	return b.finish(res, start)
+}
+
+func (b *Builder) finish(res Result, start time.Time) (Result, error) {
+	fi, err := os.Stat(res.Path)
+	if err != nil {
+		return res, fmt.Errorf("stat tarball: %w", err)
+	}
+	res.TarballSize = fi.Size()
+	res.Elapsed = time.Since(start)
+	return res, nil
+}
+
+func (b *Builder) logf(format string, args ...any) {
+	if b.Log != nil {
+		b.Log(format, args...)
+	}
+}
+
+// crossEnv builds static linux/amd64 binaries whatever the host.
+func crossEnv() []string {
+	return append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64")
+}
+
+func (b *Builder) goBuild(ctx context.Context, pkg, version, out string) error {
+	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-buildvcs=false",
+		"-ldflags", "-s -w -buildid= "+buildinfo.VersionLDFlag(version), "-o", out, pkg)
+	cmd.Dir = b.RepoRoot
+	cmd.Env = crossEnv()
+	if o, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("go build %s: %w\n%s", pkg, err, o)
+	}
+	return nil
+}
+
+// inputsHash covers everything that determines the image: the toolchain, the module graph
+// (go.mod/go.sum pin every dependency), the main module's source files the command and the
+// builder import, the version and the layout schema.
+func (b *Builder) inputsHash(ctx context.Context, img Image, version string) (string, error) {
+	args := append([]string{"list", "-deps", "-f",
+		`{{if .Module}}{{if .Module.Main}}{{.Dir}}{{range .GoFiles}} {{.}}{{end}}{{range .EmbedFiles}} {{.}}{{end}}{{end}}{{end}}`,
+		img.Package}, builderPackages...)
+	cmd := exec.CommandContext(ctx, "go", args...)
+	cmd.Dir = b.RepoRoot
+	cmd.Env = crossEnv()
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("go list %s: %w: %s", img.Package, err, stderr.String())
+	}
+	goVersion, err := exec.CommandContext(ctx, "go", "env", "GOVERSION").Output()
+	if err != nil {
+		return "", fmt.Errorf("go env GOVERSION: %w", err)
+	}
+	files := []string{filepath.Join(b.RepoRoot, "go.mod"), filepath.Join(b.RepoRoot, "go.sum")}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		fields := strings.Fields(line)
+		if len(fields) < 2 {
+			continue
+		}
+		for _, f := range fields[1:] {
+			files = append(files, filepath.Join(fields[0], f))
+		}
+	}
+	sort.Strings(files)
+	files = compactStrings(files)
+
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\n%s\n%s\n%s\n%s\n", schema, strings.TrimSpace(string(goVersion)), img.Name, img.Package, version)
+	fmt.Fprintf(h, "created %d\n", b.Created.Unix())
+	for _, f := range files {
+		rel, _ := filepath.Rel(b.RepoRoot, f)
+		fh, err := os.Open(f)
+		if err != nil {
+			return "", fmt.Errorf("read input: %w", err)
+		}
+		fmt.Fprintf(h, "%s\n", rel)
+		_, err = io.Copy(h, fh)
+		fh.Close()
+		if err != nil {
+			return "", fmt.Errorf("hash %s: %w", rel, err)
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+func compactStrings(s []string) []string {
+	out := s[:0]
+	for i, v := range s {
+		if i == 0 || v != s[i-1] {
+			out = append(out, v)
+		}
+	}
+	return out
+}
