@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# hack/test.sh [unit|integration|all]: the project's tests. `unit` needs no cluster: the chart
+# render harness, the server against real PostgreSQL and Redis on loopback, the cutover
+# logic with fakes, the image builder. `integration` brings up the kind cluster (building the
+# offline node image when missing), loads the images and runs test/integration on it.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "${REPO_ROOT}"
+
+suite="${1:-all}"
+case "${suite}" in unit | integration | all) ;; *) die "usage: $0 [unit|integration|all]" ;; esac
+
+"${REPO_ROOT}/hack/tools.sh"
+
+if [[ "${suite}" == unit || "${suite}" == all ]]; then
+  "${REPO_ROOT}/hack/test-deps.sh"
+  step "unit tests"
+  gotestsum --format pkgname-and-test-fails -- -count=1 -timeout 20m ./...
+fi
+
+if [[ "${suite}" == integration || "${suite}" == all ]]; then
+  "${REPO_ROOT}/hack/docker.sh"
+  "${REPO_ROOT}/hack/images.sh"
+  step "integration tests on kind"
+  gotestsum --format pkgname-and-test-fails -- -count=1 -timeout 60m -tags integration ./test/integration/...
+fi
+step "${suite} tests passed"
