@@ -32,20 +32,44 @@ import (
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/cluster"
 )
 
-// clusterTestServer answers every request with its pod's name, so a test can tell which pod
-// (and node) a Service sent it to. It has no dependencies: it builds as a static binary.
+// clusterTestServer answers every request with its pod's and node's names, so a test can
+// tell which pod (and node) a Service sent it to. It has no dependencies: it builds as a
+// static binary.
 const clusterTestServer = `package main
 
 import (
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"os"
+	"time"
 )
 
 func main() {
 	host, _ := os.Hostname()
+	node := os.Getenv("NODE_NAME")
 	http.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprintf(w, "pod=%s node=%s\n", host, os.Getenv("NODE_NAME"))
+		fmt.Fprintf(w, "pod=%s node=%s\n", host, node)
+	})
+	// /get?ip=A fetches / from the pod at A, to show pod-to-pod traffic across nodes. Only
+	// pod-network addresses are allowed: traffic stays inside the cluster.
+	_, pods, _ := net.ParseCIDR("10.244.0.0/16")
+	client := &http.Client{Timeout: 2 * time.Second}
+	http.HandleFunc("/get", func(w http.ResponseWriter, r *http.Request) {
+		ip := net.ParseIP(r.URL.Query().Get("ip"))
+		if ip == nil || !pods.Contains(ip) {
+			http.Error(w, "ip must be a pod address", http.StatusBadRequest)
+			return
+		}
+		resp, err := client.Get("http://" + net.JoinHostPort(ip.String(), "8080") + "/")
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		fmt.Fprintf(w, "from pod=%s node=%s got %s", host, node, b)
 	})
 	if err := http.ListenAndServe(":8080", nil); err != nil {
 		fmt.Fprintln(os.Stderr, err)

@@ -1,0 +1,146 @@
+//go:build integration
+
+package integration
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/ai-assistant-chart/ai-assistant-chart/internal/cluster"
+)
+
+var (
+	nodeInBody  = regexp.MustCompile(`^pod=(\S+) node=(\S+)`)
+	fetchInBody = regexp.MustCompile(`^from pod=\S+ node=(\S+) got pod=\S+ node=(\S+)`)
+)
+
+// TestClusterMultiNode: a 1 control-plane + 2 worker cluster whose pod network (our podnet
+// agent) lets pods on different workers reach each other, and a NodePort on loopback answer
+// from pods on both workers. It makes its own cluster (ai-assistant-multi, NodePort 30090 on
+// 127.0.0.1) and deletes it afterwards unless KEEP_CLUSTER=1.
+func TestClusterMultiNode(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Minute)
+	defer cancel()
+	const nodePort = 30090
+	o := cluster.Options{Name: "ai-assistant-multi", Workers: 2,
+		PortMappings: []cluster.PortMapping{{ContainerPort: nodePort, HostPort: nodePort, ListenAddress: "127.0.0.1"}}}
+	if os.Getenv("KEEP_CLUSTER") != "1" {
+		// Registered first so it runs last, after the logs of a failure are exported.
+		t.Cleanup(func() {
+			if err := cluster.Delete(context.Background(), o); err != nil {
+				t.Errorf("delete cluster %s: %v", o.Name, err)
+			}
+		})
+	}
+	c := ensureTestCluster(t, ctx, o)
+
+	nodes, err := c.Clientset.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatalf("list nodes: %v", err)
+	}
+	if len(nodes.Items) != 3 {
+		t.Fatalf("cluster has %d nodes, want 3", len(nodes.Items))
+	}
+	for _, n := range nodes.Items {
+		if n.Spec.PodCIDR == "" {
+			t.Errorf("node %s has no podCIDR", n.Name)
+		}
+	}
+
+	sum := sha256.Sum256([]byte(clusterTestServer))
+	image := "ai-assistant-clustertest:" + hex.EncodeToString(sum[:6])
+	if err := c.LoadImageArchives(ctx, buildServerImage(t, ctx, image)); err != nil {
+		t.Fatalf("load image archive: %v", err)
+	}
+	ns := testNamespace(t, ctx, c.Clientset, "cluster-multi")
+	const name = "echo"
+	if _, err := c.Clientset.AppsV1().Deployments(ns).Create(ctx, serverDeployment(name, image, 4, true), metav1.CreateOptions{}); err != nil {
+		t.Fatalf("create deployment: %v", err)
+	}
+	if _, err := c.Clientset.CoreV1().Services(ns).Create(ctx, nodePortService(name, nodePort), metav1.CreateOptions{}); err != nil {
+		t.Fatalf("create service: %v", err)
+	}
+	waitAvailable(t, ctx, c.Clientset, ns, name, 3*time.Minute)
+
+	pods, err := c.Clientset.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: "app=" + name})
+	if err != nil {
+		t.Fatalf("list pods: %v", err)
+	}
+	podNode := map[string]string{} // pod IP -> node
+	for _, p := range pods.Items {
+		podNode[p.Status.PodIP] = p.Spec.NodeName
+	}
+	if distinct(podNode) < 2 {
+		t.Fatalf("pods landed on %v, want two workers (topology spread)", podNode)
+	}
+
+	url := fmt.Sprintf("http://127.0.0.1:%d/", nodePort)
+	httpGetUntilOK(t, ctx, url, 2*time.Minute)
+
+	// The Service answers from pods on both workers: kube-proxy on the control plane forwards
+	// to pods on other nodes, through podnet's routes.
+	client := &http.Client{Timeout: 2 * time.Second}
+	seen := map[string]bool{}
+	for i := 0; i < 60 && len(seen) < 2; i++ {
+		if body, err := get(client, url); err == nil {
+			if m := nodeInBody.FindStringSubmatch(body); m != nil {
+				seen[m[2]] = true
+			}
+		}
+	}
+	if len(seen) < 2 {
+		t.Errorf("the NodePort answered only from nodes %v in 60 requests, want two", seen)
+	}
+
+	// Pod to pod across nodes: ask whichever pod answers to fetch from a pod on another node.
+	crossed := false
+	for i := 0; i < 60 && !crossed; i++ {
+		for ip, node := range podNode {
+			body, err := get(client, url+"get?ip="+ip)
+			if err != nil {
+				continue
+			}
+			m := fetchInBody.FindStringSubmatch(body)
+			if m != nil && m[1] != m[2] && m[2] == node {
+				t.Logf("cross-node pod traffic: %s", strings.TrimSpace(body))
+				crossed = true
+				break
+			}
+		}
+	}
+	if !crossed {
+		t.Errorf("no pod reached a pod on another node through the pod network (pods %v)", podNode)
+	}
+}
+
+func get(client *http.Client, url string) (string, error) {
+	resp, err := client.Get(url)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("HTTP %d: %s", resp.StatusCode, b)
+	}
+	return string(b), nil
+}
+
+func distinct(m map[string]string) int {
+	s := map[string]bool{}
+	for _, v := range m {
+		s[v] = true
+	}
+	return len(s)
+}
