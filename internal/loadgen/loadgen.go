@@ -379,7 +379,8 @@ func rank(sorted []time.Duration, pct int) time.Duration {
 func (r Result) Summary(w io.Writer) {
 	fmt.Fprintf(w, "requests %d in %s: %.1f req/s, non-2xx %d, transport errors %d\n",
 		r.Total, r.Elapsed.Round(time.Millisecond), r.RequestsPerSecond, r.Non2xx, r.TransportErrors)
-	fmt.Fprintf(w, "latency p50 %s p90 %s p99 %s max %s\n", r.Latency.P50, r.Latency.P90, r.Latency.P99, r.Latency.Max)
+	us := func(d time.Duration) time.Duration { return d.Round(time.Microsecond) }
+	fmt.Fprintf(w, "latency p50 %s p90 %s p99 %s max %s\n", us(r.Latency.P50), us(r.Latency.P90), us(r.Latency.P99), us(r.Latency.Max))
 	hs := make([]string, 0, len(r.Counts))
 	for h := range r.Counts {
 		hs = append(hs, h)
