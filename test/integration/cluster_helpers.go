@@ -99,9 +99,9 @@ func ensureTestCluster(t *testing.T, ctx context.Context, o cluster.Options) *cl
 	return c
 }
 
-// buildServerImage compiles clusterTestServer statically and writes a one-layer image tarball
+// clusterServerImage compiles clusterTestServer statically and writes a one-layer image tarball
 // tagged ref, using go-containerregistry (no Docker build, no registry).
-func buildServerImage(t *testing.T, ctx context.Context, ref string) string {
+func clusterServerImage(t *testing.T, ctx context.Context, ref string) string {
 	t.Helper()
 	dir := t.TempDir()
 	for n, content := range map[string]string{"main.go": clusterTestServer, "go.mod": "module clustertestserver\n\ngo 1.22\n"} {
@@ -153,8 +153,8 @@ func buildServerImage(t *testing.T, ctx context.Context, ref string) string {
 	return path
 }
 
-// testNamespace creates a uniquely named namespace and registers its deletion first.
-func testNamespace(t *testing.T, ctx context.Context, cs kubernetes.Interface, prefix string) string {
+// clusterTestNamespace creates a uniquely named namespace and registers its deletion first.
+func clusterTestNamespace(t *testing.T, ctx context.Context, cs kubernetes.Interface, prefix string) string {
 	t.Helper()
 	b := make([]byte, 4)
 	_, _ = rand.Read(b)
@@ -172,8 +172,8 @@ func testNamespace(t *testing.T, ctx context.Context, cs kubernetes.Interface, p
 	return ns
 }
 
-// serverDeployment runs replicas of the test server image, spread one per node when spread.
-func serverDeployment(name, image string, replicas int32, spread bool) *appsv1.Deployment {
+// clusterServerDeployment runs replicas of the test server image, spread one per node when spread.
+func clusterServerDeployment(name, image string, replicas int32, spread bool) *appsv1.Deployment {
 	labels := map[string]string{"app": name}
 	nonRoot := true
 	d := &appsv1.Deployment{
@@ -210,8 +210,8 @@ func serverDeployment(name, image string, replicas int32, spread bool) *appsv1.D
 	return d
 }
 
-// nodePortService exposes the server on nodePort.
-func nodePortService(name string, nodePort int32) *corev1.Service {
+// clusterNodePortService exposes the server on nodePort.
+func clusterNodePortService(name string, nodePort int32) *corev1.Service {
 	return &corev1.Service{
 		ObjectMeta: metav1.ObjectMeta{Name: name},
 		Spec: corev1.ServiceSpec{
@@ -222,12 +222,12 @@ func nodePortService(name string, nodePort int32) *corev1.Service {
 	}
 }
 
-// waitAvailable polls until the Deployment has all its replicas available.
-func waitAvailable(t *testing.T, ctx context.Context, cs kubernetes.Interface, ns, name string, timeout time.Duration) *appsv1.Deployment {
+// clusterWaitAvailable polls until the Deployment has all its replicas available.
+func clusterWaitAvailable(t *testing.T, ctx context.Context, cs kubernetes.Interface, ns, name string, timeout time.Duration) *appsv1.Deployment {
 	t.Helper()
 	var last string
 	var d *appsv1.Deployment
-	err := poll(ctx, timeout, func() bool {
+	err := clusterPoll(ctx, timeout, func() bool {
 		var err error
 		d, err = cs.AppsV1().Deployments(ns).Get(ctx, name, metav1.GetOptions{})
 		if err != nil {
@@ -243,13 +243,13 @@ func waitAvailable(t *testing.T, ctx context.Context, cs kubernetes.Interface, n
 	return d
 }
 
-// httpGetUntilOK polls url until it answers 200, returning the body; each request is bounded.
-func httpGetUntilOK(t *testing.T, ctx context.Context, url string, timeout time.Duration) string {
+// clusterGetUntilOK polls url until it answers 200, returning the body; each request is bounded.
+func clusterGetUntilOK(t *testing.T, ctx context.Context, url string, timeout time.Duration) string {
 	t.Helper()
 	client := &http.Client{Timeout: 2 * time.Second}
 	var body, last string
 	attempts := 0
-	err := poll(ctx, timeout, func() bool {
+	err := clusterPoll(ctx, timeout, func() bool {
 		attempts++
 		resp, err := client.Get(url)
 		if err != nil {
@@ -271,8 +271,8 @@ func httpGetUntilOK(t *testing.T, ctx context.Context, url string, timeout time.
 	return body
 }
 
-// poll calls ok every 500 ms until it returns true or timeout passes.
-func poll(ctx context.Context, timeout time.Duration, ok func() bool) error {
+// clusterPoll calls ok every 500 ms until it returns true or timeout passes.
+func clusterPoll(ctx context.Context, timeout time.Duration, ok func() bool) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	tick := time.NewTicker(500 * time.Millisecond)

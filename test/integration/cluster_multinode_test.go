@@ -60,18 +60,18 @@ func TestClusterMultiNode(t *testing.T) {
 
 	sum := sha256.Sum256([]byte(clusterTestServer))
 	image := "ai-assistant-clustertest:" + hex.EncodeToString(sum[:6])
-	if err := c.LoadImageArchives(ctx, buildServerImage(t, ctx, image)); err != nil {
+	if err := c.LoadImageArchives(ctx, clusterServerImage(t, ctx, image)); err != nil {
 		t.Fatalf("load image archive: %v", err)
 	}
-	ns := testNamespace(t, ctx, c.Clientset, "cluster-multi")
+	ns := clusterTestNamespace(t, ctx, c.Clientset, "cluster-multi")
 	const name = "echo"
-	if _, err := c.Clientset.AppsV1().Deployments(ns).Create(ctx, serverDeployment(name, image, 4, true), metav1.CreateOptions{}); err != nil {
+	if _, err := c.Clientset.AppsV1().Deployments(ns).Create(ctx, clusterServerDeployment(name, image, 4, true), metav1.CreateOptions{}); err != nil {
 		t.Fatalf("create deployment: %v", err)
 	}
-	if _, err := c.Clientset.CoreV1().Services(ns).Create(ctx, nodePortService(name, nodePort), metav1.CreateOptions{}); err != nil {
+	if _, err := c.Clientset.CoreV1().Services(ns).Create(ctx, clusterNodePortService(name, nodePort), metav1.CreateOptions{}); err != nil {
 		t.Fatalf("create service: %v", err)
 	}
-	waitAvailable(t, ctx, c.Clientset, ns, name, 3*time.Minute)
+	clusterWaitAvailable(t, ctx, c.Clientset, ns, name, 3*time.Minute)
 
 	pods, err := c.Clientset.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: "app=" + name})
 	if err != nil {
@@ -81,19 +81,19 @@ func TestClusterMultiNode(t *testing.T) {
 	for _, p := range pods.Items {
 		podNode[p.Status.PodIP] = p.Spec.NodeName
 	}
-	if distinct(podNode) < 2 {
+	if distinctValues(podNode) < 2 {
 		t.Fatalf("pods landed on %v, want two workers (topology spread)", podNode)
 	}
 
 	url := fmt.Sprintf("http://127.0.0.1:%d/", nodePort)
-	httpGetUntilOK(t, ctx, url, 2*time.Minute)
+	clusterGetUntilOK(t, ctx, url, 2*time.Minute)
 
 	// The Service answers from pods on both workers: kube-proxy on the control plane forwards
 	// to pods on other nodes, through podnet's routes.
 	client := &http.Client{Timeout: 2 * time.Second}
 	seen := map[string]bool{}
 	for i := 0; i < 60 && len(seen) < 2; i++ {
-		if body, err := get(client, url); err == nil {
+		if body, err := clusterGet(client, url); err == nil {
 			if m := nodeInBody.FindStringSubmatch(body); m != nil {
 				seen[m[2]] = true
 			}
@@ -107,7 +107,7 @@ func TestClusterMultiNode(t *testing.T) {
 	crossed := false
 	for i := 0; i < 60 && !crossed; i++ {
 		for ip, node := range podNode {
-			body, err := get(client, url+"get?ip="+ip)
+			body, err := clusterGet(client, url+"get?ip="+ip)
 			if err != nil {
 				continue
 			}
@@ -124,7 +124,7 @@ func TestClusterMultiNode(t *testing.T) {
 	}
 }
 
-func get(client *http.Client, url string) (string, error) {
+func clusterGet(client *http.Client, url string) (string, error) {
 	resp, err := client.Get(url)
 	if err != nil {
 		return "", err
@@ -137,7 +137,7 @@ func get(client *http.Client, url string) (string, error) {
 	return string(b), nil
 }
 
-func distinct(m map[string]string) int {
+func distinctValues(m map[string]string) int {
 	s := map[string]bool{}
 	for _, v := range m {
 		s[v] = true

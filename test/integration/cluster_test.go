@@ -37,22 +37,22 @@ func TestClusterServesNodePortOnLoopback(t *testing.T) {
 	sum := sha256.Sum256([]byte(clusterTestServer))
 	image := "ai-assistant-clustertest:" + hex.EncodeToString(sum[:6])
 	began := time.Now()
-	if err := c.LoadImageArchives(ctx, buildServerImage(t, ctx, image)); err != nil {
+	if err := c.LoadImageArchives(ctx, clusterServerImage(t, ctx, image)); err != nil {
 		t.Fatalf("load image archive: %v", err)
 	}
 	t.Logf("image %s built and loaded in %s", image, time.Since(began).Round(100*time.Millisecond))
 
-	ns := testNamespace(t, ctx, c.Clientset, "cluster-test")
+	ns := clusterTestNamespace(t, ctx, c.Clientset, "cluster-test")
 	const name, nodePort = "echo", 30085 // 30080/30081 are the chart's in other suites
-	if _, err := c.Clientset.AppsV1().Deployments(ns).Create(ctx, serverDeployment(name, image, 2, false), metav1.CreateOptions{}); err != nil {
+	if _, err := c.Clientset.AppsV1().Deployments(ns).Create(ctx, clusterServerDeployment(name, image, 2, false), metav1.CreateOptions{}); err != nil {
 		t.Fatalf("create deployment: %v", err)
 	}
-	if _, err := c.Clientset.CoreV1().Services(ns).Create(ctx, nodePortService(name, nodePort), metav1.CreateOptions{}); err != nil {
+	if _, err := c.Clientset.CoreV1().Services(ns).Create(ctx, clusterNodePortService(name, nodePort), metav1.CreateOptions{}); err != nil {
 		t.Fatalf("create service: %v", err)
 	}
 	began = time.Now()
-	waitAvailable(t, ctx, c.Clientset, ns, name, 3*time.Minute)
-	body := httpGetUntilOK(t, ctx, "http://127.0.0.1:30085/", 2*time.Minute)
+	clusterWaitAvailable(t, ctx, c.Clientset, ns, name, 3*time.Minute)
+	body := clusterGetUntilOK(t, ctx, "http://127.0.0.1:30085/", 2*time.Minute)
 	t.Logf("first HTTP 200 from 127.0.0.1:%d after %s: %s", nodePort, time.Since(began).Round(100*time.Millisecond), strings.TrimSpace(body))
 	if !strings.HasPrefix(body, "pod="+name+"-") {
 		t.Errorf("body %q does not come from a pod of deployment %s", body, name)
