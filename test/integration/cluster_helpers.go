@@ -78,8 +78,8 @@ func main() {
 }
 `
 
-// ensureTestCluster gets the cluster for a test and exports its logs if the test fails.
-func ensureTestCluster(t *testing.T, ctx context.Context, o cluster.Options) *cluster.Cluster {
+// clusterForTest gets the cluster for a test and exports its logs if the test fails.
+func clusterForTest(t *testing.T, ctx context.Context, o cluster.Options) *cluster.Cluster {
 	t.Helper()
 	o.Logger = t.Logf
 	began := time.Now()

@@ -43,7 +43,7 @@ func TestClusterMultiNode(t *testing.T) {
 			}
 		})
 	}
-	c := ensureTestCluster(t, ctx, o)
+	c := clusterForTest(t, ctx, o)
 
 	nodes, err := c.Clientset.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
 	if err != nil {

@@ -23,7 +23,7 @@ import (
 func TestClusterServesNodePortOnLoopback(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Minute)
 	defer cancel()
-	c := ensureTestCluster(t, ctx, cluster.Options{})
+	c := clusterForTest(t, ctx, cluster.Options{})
 
 	// The harness hands out a kubectl of the cluster's own version, never the machine's.
 	out, err := exec.CommandContext(ctx, c.Kubectl, "--kubeconfig", c.KubeconfigPath, "version", "-o", "yaml").CombinedOutput()
