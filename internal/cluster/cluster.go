@@ -110,6 +110,11 @@ func Ensure(ctx context.Context, o Options) (*Cluster, error) {
 	if err := ensureDocker(ctx, c, o.RepoRoot); err != nil {
 		return nil, err
 	}
+	unlock, err := lock(ctx, o.RepoRoot, c.log)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	builder := kindnode.New(kindnode.Options{RepoRoot: o.RepoRoot, Logf: o.Logger})
 	image, offline, err := pickImage(ctx, o, builder)
 	if err != nil {
