@@ -118,7 +118,7 @@ func TestPostSwitchFailureSwitchesBack(t *testing.T) {
 			assert.Equal(t, "reverted", res.Outcome)
 			assert.Equal(t, "blue", f.value("activeColor"), "switched back")
 			assert.Equal(t, "blue", f.serviceColor())
-			assert.Nil(t, f.value("blue.scaleDownAt"), "no scale-down is scheduled for the serving colour")
+			assert.Empty(t, f.value("blue.scaleDownAt"), "no scale-down is scheduled for the serving colour")
 			assert.Contains(t, f.history()[len(f.history())-1], "bluegreen: switch back green -> blue")
 			assert.False(t, f.leaseExists(), "a reverted run is finished")
 			sawGreen := false

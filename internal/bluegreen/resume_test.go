@@ -54,7 +54,7 @@ func TestInterruptedAfterSwitchResumesVerification(t *testing.T) {
 			require.NotNil(t, res.Status, "an interrupted run reports the state it left")
 			assert.Equal(t, bluegreen.PhaseUnverified, res.Status.Phase)
 			assert.Equal(t, "green", f.serviceColor(), "the switch was made")
-			assert.Nil(t, f.value("blue.scaleDownAt"), "not verified, so no deadline yet")
+			assert.Empty(t, f.value("blue.scaleDownAt"), "not verified, so no deadline yet")
 			require.True(t, f.leaseExists(), "the unverified switch stays recorded")
 			require.NotNil(t, res.Status.Lock)
 			assert.False(t, res.Status.Lock.Held, "an interrupted run lets go of the lock")

@@ -72,16 +72,21 @@ func (h *HelmStore) Load(_ context.Context) (*Snapshot, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read release %q: %w", h.Release, err)
 	}
+	status := ""
+	if rel.Info != nil {
+		status = rel.Info.Status.String()
+	}
+	// The values live in the cluster are the last deployed revision's: a failed
+	// upgrade after it recorded values that may never have been applied.
+	if deployed, err := h.Helm.Releases.Deployed(h.Release); err == nil {
+		rel = deployed
+	}
 	if rel.Chart == nil {
 		return nil, fmt.Errorf("release %q has no chart stored", h.Release)
 	}
 	v, err := parseValues(rel.Chart, rel.Config)
 	if err != nil {
 		return nil, fmt.Errorf("read values of release %q: %w", h.Release, err)
-	}
-	status := ""
-	if rel.Info != nil {
-		status = rel.Info.Status.String()
 	}
 	return &Snapshot{
 		Chart:    rel.Chart,

@@ -142,20 +142,21 @@ func (k *kubeClient) Build(r io.Reader, _ bool) (kube.ResourceList, error) {
 
 func (k *kubeClient) Create(resources kube.ResourceList) (*kube.Result, error) {
 	if err := k.c.takeUpgradeError(); err != nil {
-		return nil, err
+		return &kube.Result{}, err
 	}
 	if err := k.c.Apply(k.last); err != nil {
-		return nil, err
+		return &kube.Result{}, err
 	}
 	return &kube.Result{Created: resources}, nil
 }
 
 func (k *kubeClient) Update(_, target kube.ResourceList, _ bool) (*kube.Result, error) {
+	// Helm reads the result even on error.
 	if err := k.c.takeUpgradeError(); err != nil {
-		return nil, err
+		return &kube.Result{}, err
 	}
 	if err := k.c.Apply(k.last); err != nil {
-		return nil, err
+		return &kube.Result{}, err
 	}
 	return &kube.Result{Updated: target}, nil
 }

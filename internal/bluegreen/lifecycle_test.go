@@ -1,0 +1,253 @@
+package bluegreen_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"k8s.io/apimachinery/pkg/runtime"
+	k8stesting "k8s.io/client-go/testing"
+
+	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen"
+	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/fakecluster"
+)
+
+func TestBadInputIsRefusedBeforeAnythingChanges(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name    string
+		release string
+		tag     string
+		digest  string
+		want    string
+	}{
+		{name: "unknown release", release: "nope", tag: "2.0.0", want: `release "nope" not found in namespace "prod"`},
+		{name: "missing tag", want: "missing image"},
+		{name: "malformed tag", tag: "2.0.0 beta", want: "not a valid tag"},
+		{name: "malformed digest", digest: "sha256:xyz", want: "not sha256:<64 hex>"},
+		{name: "image on no node", tag: "9.9.9", want: "image ai-assistant:9.9.9 is on none of the 1 nodes"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t, nil)
+			if tc.release != "" {
+				f.cfg.Release = tc.release
+				f.cfg.Store = bluegreen.NewHelmStore(f.cl.Helm, tc.release, testNS)
+			}
+			revision := f.rel().Version
+			d := f.deploy(tc.tag)
+			d.Digest = tc.digest
+			res, err := d.Run(context.Background())
+			require.ErrorIs(t, err, bluegreen.ErrBadInput)
+			assert.Contains(t, err.Error(), tc.want)
+			assert.Equal(t, "bad-input", res.Outcome)
+			assert.Equal(t, revision, f.rel().Version, "no upgrade was made")
+			assert.False(t, f.leaseExists(), "no lock is left behind")
+		})
+	}
+	_, err := bluegreen.ParseColor("purple")
+	require.ErrorIs(t, err, bluegreen.ErrBadInput)
+}
+
+func TestFinalizeWaitsForTheDeadline(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, map[string]any{"autoscaling": map[string]any{"enabled": false}})
+	_, err := f.deploy("2.0.0").Run(context.Background())
+	require.NoError(t, err)
+	revision := f.rel().Version
+
+	res, err := bluegreen.NewFinalize(f.cfg).Run(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, "waiting", res.Outcome, "the deadline has not passed")
+	assert.Equal(t, revision, f.rel().Version)
+
+	f.advance(10*time.Minute - time.Second)
+	res, err = bluegreen.NewFinalize(f.cfg).Run(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, "waiting", res.Outcome, "one second before the deadline")
+
+	f.advance(time.Second)
+	res, err = bluegreen.NewFinalize(f.cfg).Run(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, "done", res.Outcome)
+	assert.EqualValues(t, 0, f.value("blue.replicas"))
+	assert.Empty(t, f.value("blue.scaleDownAt"))
+	assert.Nil(t, f.value("green.replicas"), "green's parity pin equals replicaCount and is handed back")
+	s := f.status()
+	assert.Equal(t, bluegreen.PhaseStable, s.Phase)
+	assert.EqualValues(t, 0, s.Colors[bluegreen.Blue].Current)
+	assert.EqualValues(t, 3, s.Colors[bluegreen.Green].Ready)
+
+	revision = f.rel().Version
+	res, err = bluegreen.NewFinalize(f.cfg).Run(context.Background())
+	require.NoError(t, err, "finalize is idempotent, for cron")
+	assert.Equal(t, "unchanged", res.Outcome)
+	assert.Equal(t, revision, f.rel().Version)
+}
+
+func TestFinalizeNowIgnoresTheDeadline(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, nil)
+	_, err := f.deploy("2.0.0").Run(context.Background())
+	require.NoError(t, err)
+	fin := bluegreen.NewFinalize(f.cfg)
+	fin.Now = true
+	_, err = fin.Run(context.Background())
+	require.NoError(t, err)
+	assert.EqualValues(t, 0, f.value("blue.replicas"))
+	assert.Nil(t, f.value("green.replicas"), "with autoscaling the HPA owns green's size again")
+	hpa := f.status().Colors[bluegreen.Green].HPA
+	require.NotNil(t, hpa)
+	assert.EqualValues(t, 3, hpa.Min)
+	assert.Nil(t, f.status().Colors[bluegreen.Blue].HPA, "a colour at zero has no HPA")
+}
+
+func TestDeployWithWaitBlocksThenFinalizes(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, nil)
+	d := f.deploy("2.0.0")
+	d.Wait = true
+	d.ScaleDownDelay = 0
+	_, err := d.Run(context.Background())
+	require.NoError(t, err)
+	assert.EqualValues(t, 0, f.value("blue.replicas"))
+	assert.Equal(t, bluegreen.PhaseStable, f.status().Phase)
+}
+
+func TestPromoteAndAbortAfterAFailedGate(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, nil)
+	f.cl.Respond = func(p fakecluster.Probe) (int, bool) { return 503, p.Color == "green" && p.Path == "/ready" }
+	_, err := f.deploy("2.0.0").Run(context.Background())
+	require.ErrorIs(t, err, bluegreen.ErrGateFailed)
+
+	// The fix lands (a dependency recovers): promote goes through the same gates.
+	f.cl.Respond = nil
+	p := bluegreen.NewPromote(f.cfg)
+	fast(&p.Cutover)
+	_, err = p.Run(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, "green", f.serviceColor())
+
+	_, err = p.Run(context.Background())
+	require.ErrorIs(t, err, bluegreen.ErrBadInput, "blue is the previous version now")
+	assert.Contains(t, err.Error(), "use rollback")
+	_, err = bluegreen.NewAbort(f.cfg).Run(context.Background())
+	require.ErrorIs(t, err, bluegreen.ErrBadInput, "no deploy is in progress")
+}
+
+func TestAbortScalesTheIdleColourDown(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, nil)
+	f.cl.NotReady["green"] = true
+	_, err := f.deploy("2.0.0").Run(context.Background())
+	require.ErrorIs(t, err, bluegreen.ErrGateFailed)
+
+	res, err := bluegreen.NewAbort(f.cfg).Run(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, "done", res.Outcome)
+	assert.EqualValues(t, 0, f.value("green.replicas"))
+	assert.Equal(t, "blue", f.serviceColor())
+	res, err = bluegreen.NewAbort(f.cfg).Run(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, "unchanged", res.Outcome)
+}
+
+func TestAbortAfterAnUnverifiedSwitchSwitchesBack(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, nil)
+	ctx := interruptWhen(f, func(p fakecluster.Probe) bool { return p.Active == "green" })
+	_, err := f.deploy("2.0.0").Run(ctx)
+	require.ErrorIs(t, err, context.Canceled)
+	f.cl.Respond = nil
+
+	_, err = bluegreen.NewAbort(f.cfg).Run(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, "blue", f.serviceColor())
+	assert.EqualValues(t, 0, f.value("green.replicas"))
+	assert.False(t, f.leaseExists())
+	assert.Equal(t, bluegreen.PhaseStable, f.status().Phase)
+}
+
+func TestRollbackReturnsToThePreviousColour(t *testing.T) {
+	t.Parallel()
+	for _, finalized := range []bool{false, true} {
+		name := "within the rollback window"
+		if finalized {
+			name = "after finalize scaled it to zero"
+		}
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t, nil)
+			f.cl.HPALoad["blue"] = 5
+			require.NoError(t, f.cl.Reconcile())
+			_, err := f.deploy("2.0.0").Run(context.Background())
+			require.NoError(t, err)
+			if finalized {
+				fin := bluegreen.NewFinalize(f.cfg)
+				fin.Now = true
+				_, err = fin.Run(context.Background())
+				require.NoError(t, err)
+				f.cl.HPALoad["green"] = 4
+				require.NoError(t, f.cl.Reconcile())
+			}
+			rb := bluegreen.NewRollback(f.cfg)
+			fast(&rb.Cutover)
+			_, err = rb.Run(context.Background())
+			require.NoError(t, err)
+			assert.Equal(t, "blue", f.serviceColor())
+			s := f.status()
+			assert.Equal(t, "ai-assistant:1.0.0", s.Colors[bluegreen.Blue].LiveImage, "the previous version serves again")
+			assert.Equal(t, bluegreen.PhaseRollbackReady, s.Phase)
+			assert.NotNil(t, f.value("green.scaleDownAt"))
+			if finalized {
+				assert.EqualValues(t, 4, f.value("blue.replicas"), "scaled back up to green's current size first")
+			} else {
+				assert.EqualValues(t, 5, f.value("blue.replicas"))
+			}
+		})
+	}
+}
+
+func TestAPIErrorsAreReportedAndChangeNothing(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, nil)
+	f.cl.Kube.PrependReactor("create", "leases", func(k8stesting.Action) (bool, runtime.Object, error) {
+		return true, nil, errors.New("etcdserver: request timed out")
+	})
+	revision := f.rel().Version
+	res, err := f.deploy("2.0.0").Run(context.Background())
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "create lease bluegreen-ai-assistant: etcdserver: request timed out")
+	assert.Equal(t, "failed", res.Outcome)
+	assert.Equal(t, revision, f.rel().Version)
+}
+
+func TestFailedUpgradeStopsBeforeTheSwitch(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, nil)
+	f.cl.UpgradeError = errors.New("admission webhook denied the request")
+	_, err := f.deploy("2.0.0").Run(context.Background())
+	require.Error(t, err)
+	assert.True(t, strings.Contains(err.Error(), "helm upgrade ai-assistant") && strings.Contains(err.Error(), "admission webhook denied"), err.Error())
+	assert.Equal(t, "blue", f.serviceColor())
+	assert.False(t, f.leaseExists())
+}
+
+func TestAFailedUpgradeLeavesTheDeployedValuesInCharge(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, nil)
+	f.cl.UpgradeError = errors.New("admission webhook denied the request")
+	_, err := f.deploy("2.0.0").Run(context.Background())
+	require.Error(t, err)
+	assert.Equal(t, "failed", f.rel().Info.Status.String())
+	assert.Equal(t, bluegreen.PhaseStable, f.status().Phase, "the failed revision's values were never live")
+
+	_, err = f.deploy("2.0.0").Run(context.Background())
+	require.NoError(t, err, "the next run starts from the deployed revision")
+	assert.Equal(t, "green", f.serviceColor())
+}
