@@ -24,7 +24,9 @@ func TestGateFailureKeepsTraffic(t *testing.T) {
 		{
 			name: "pod /ready answers 503",
 			setup: func(c *fakecluster.Cluster) {
-				c.Respond = func(p fakecluster.Probe) (int, bool) { return 503, p.Kind == "pod" && p.Color == "green" && p.Path == "/ready" }
+				c.Respond = func(p fakecluster.Probe) (int, bool) {
+					return 503, p.Kind == "pod" && p.Color == "green" && p.Path == "/ready"
+				}
 			},
 			wantCheck: "GET /ready",
 		},

@@ -1,0 +1,196 @@
+package bluegreen
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+	"helm.sh/helm/v3/pkg/chart"
+	sigsyaml "sigs.k8s.io/yaml"
+)
+
+// GitOpsStore keeps the values in a values file that Argo CD or Flux syncs from
+// Git. The cutover never upgrades the release: it edits the file (or prints the
+// change for a human or a pipeline to commit) and waits for the cluster to show it.
+type GitOpsStore struct {
+	// ValuesFile is the file the GitOps tool renders the release from.
+	ValuesFile string
+	// Chart supplies the defaults the file does not set.
+	Chart   *chart.Chart
+	Release string
+	// Print, when set, receives each change as a values snippet instead of the file.
+	Print io.Writer
+	// AfterWrite runs after each edit of the file: commit and push it, typically.
+	AfterWrite func(ctx context.Context, path, description string) error
+
+	printed map[string]any // changes printed so far: the state the cluster should reach
+}
+
+// Describe names the values file.
+func (g *GitOpsStore) Describe() string { return "values file " + g.ValuesFile }
+
+// Load reads the file (and, when printing, the changes printed so far).
+func (g *GitOpsStore) Load(_ context.Context) (*Snapshot, error) {
+	b, err := os.ReadFile(g.ValuesFile)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%w: values file %s does not exist", ErrBadInput, g.ValuesFile)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read values file %s: %w", g.ValuesFile, err)
+	}
+	user := map[string]any{}
+	if err := sigsyaml.Unmarshal(b, &user); err != nil {
+		return nil, fmt.Errorf("%w: parse values file %s: %v", ErrBadInput, g.ValuesFile, err)
+	}
+	if user == nil {
+		user = map[string]any{}
+	}
+	user = overlay(user, g.printed)
+	v, err := parseValues(g.Chart, user)
+	if err != nil {
+		return nil, fmt.Errorf("read values file %s: %w", g.ValuesFile, err)
+	}
+	return &Snapshot{Chart: g.Chart, User: user, Values: v, Fullname: fullname(g.Release, g.Chart, user)}, nil
+}
+
+// Apply writes the change into the file, keeping its comments and order, or prints it.
+func (g *GitOpsStore) Apply(ctx context.Context, _ *Snapshot, change Change, description string) error {
+	if g.Print != nil {
+		out, err := sigsyaml.Marshal(change.Nested())
+		if err != nil {
+			return fmt.Errorf("render values change: %w", err)
+		}
+		g.printed = overlay(g.printed, change.Nested())
+		if _, err := fmt.Fprintf(g.Print, "# %s\n# merge into %s, commit, and let the GitOps tool sync it:\n%s---\n", description, g.ValuesFile, out); err != nil {
+			return fmt.Errorf("print values change: %w", err)
+		}
+		return nil
+	}
+	b, err := os.ReadFile(g.ValuesFile)
+	if err != nil {
+		return fmt.Errorf("read values file %s: %w", g.ValuesFile, err)
+	}
+	out, err := EditValues(b, change)
+	if err != nil {
+		return fmt.Errorf("edit values file %s: %w", g.ValuesFile, err)
+	}
+	if err := writeFileAtomic(g.ValuesFile, out); err != nil {
+		return err
+	}
+	if g.AfterWrite != nil {
+		if err := g.AfterWrite(ctx, g.ValuesFile, description); err != nil {
+			return fmt.Errorf("after writing %s: %w", g.ValuesFile, err)
+		}
+	}
+	return nil
+}
+
+// overlay returns base with every leaf of top set over it.
+func overlay(base, top map[string]any) map[string]any {
+	out := copyMap(base)
+	for k, v := range top {
+		if tm, ok := v.(map[string]any); ok {
+			bm, _ := out[k].(map[string]any)
+			out[k] = overlay(bm, tm)
+			continue
+		}
+		out[k] = v
+	}
+	return out
+}
+
+// EditValues sets the change's paths in a YAML values document, keeping its
+// comments, key order and every other value.
+func EditValues(doc []byte, change Change) ([]byte, error) {
+	var root yaml.Node
+	if err := yaml.Unmarshal(doc, &root); err != nil {
+		return nil, fmt.Errorf("parse yaml: %w", err)
+	}
+	if root.Kind == 0 {
+		root = yaml.Node{Kind: yaml.DocumentNode, Content: []*yaml.Node{{Kind: yaml.MappingNode, Tag: "!!map"}}}
+	}
+	if root.Kind != yaml.DocumentNode || len(root.Content) != 1 || root.Content[0].Kind != yaml.MappingNode {
+		return nil, errors.New("the values file is not a YAML mapping")
+	}
+	for _, path := range change.Paths() {
+		if err := setPath(root.Content[0], strings.Split(path, "."), change[path]); err != nil {
+			return nil, fmt.Errorf("set %s: %w", path, err)
+		}
+	}
+	var buf bytes.Buffer
+	enc := yaml.NewEncoder(&buf)
+	enc.SetIndent(2)
+	if err := enc.Encode(&root); err != nil {
+		return nil, fmt.Errorf("render yaml: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+func setPath(m *yaml.Node, keys []string, value any) error {
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value != keys[0] {
+			continue
+		}
+		if len(keys) == 1 {
+			return setScalar(m.Content[i+1], value)
+		}
+		next := m.Content[i+1]
+		if next.Kind != yaml.MappingNode {
+			if next.Tag != "!!null" {
+				return fmt.Errorf("%s is not a mapping", keys[0])
+			}
+			*next = yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
+		}
+		return setPath(next, keys[1:], value)
+	}
+	key := &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: keys[0]}
+	val := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
+	m.Content = append(m.Content, key, val)
+	if len(keys) == 1 {
+		return setScalar(val, value)
+	}
+	return setPath(val, keys[1:], value)
+}
+
+func setScalar(n *yaml.Node, value any) error {
+	var v yaml.Node
+	if err := v.Encode(value); err != nil {
+		return err
+	}
+	// Keep the comments that were on the old value.
+	v.HeadComment, v.LineComment, v.FootComment = n.HeadComment, n.LineComment, n.FootComment
+	if s, ok := value.(string); ok && s == "" {
+		v.Style = yaml.DoubleQuotedStyle
+	}
+	*n = v
+	return nil
+}
+
+func writeFileAtomic(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".values-*.yaml")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if info, err := os.Stat(path); err == nil {
+		_ = os.Chmod(tmp.Name(), info.Mode().Perm())
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
