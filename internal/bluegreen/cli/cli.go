@@ -1,0 +1,413 @@
+// Package cli is the bluegreen command line: flags become operation fields, the
+// result is printed as text or JSON, and errors become documented exit codes.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+	"helm.sh/helm/v3/pkg/action"
+	"helm.sh/helm/v3/pkg/chart/loader"
+	helmcli "helm.sh/helm/v3/pkg/cli"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen"
+	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/probe"
+)
+
+// Exit codes, documented in the command's help.
+const (
+	ExitOK           = 0
+	ExitError        = 1   // anything else: an API error, a timeout outside the gates
+	ExitBadInput     = 2   // refused before anything changed
+	ExitLocked       = 3   // another run holds the lock, or Helm has an operation pending
+	ExitGateFailed   = 4   // a gate failed before the switch: traffic untouched
+	ExitReverted     = 5   // verification failed after the switch: traffic switched back
+	ExitRevertFailed = 6   // verification failed and switching back failed: act now
+	ExitInterrupted  = 130 // Ctrl-C: the state left and how to continue were printed
+)
+
+const exitCodesHelp = `Exit codes:
+  0    done, or nothing to do
+  1    error (API error, timeout outside the gates)
+  2    bad input: refused before anything changed
+  3    locked: another run holds the release's lease, or Helm has an operation pending
+  4    gate failed before the switch: traffic untouched
+  5    verification failed after the switch: traffic switched back
+  6    verification failed and switching back failed: act now
+  130  interrupted: the state left and how to continue are printed`
+
+// ExitCode maps an operation's error to its exit code.
+func ExitCode(err error) int {
+	switch {
+	case err == nil:
+		return ExitOK
+	case errors.Is(err, context.Canceled):
+		return ExitInterrupted
+	case errors.Is(err, bluegreen.ErrBadInput):
+		return ExitBadInput
+	case errors.Is(err, bluegreen.ErrLocked):
+		return ExitLocked
+	case errors.Is(err, bluegreen.ErrGateFailed):
+		return ExitGateFailed
+	case errors.Is(err, bluegreen.ErrReverted):
+		return ExitReverted
+	case errors.Is(err, bluegreen.ErrRevertFailed):
+		return ExitRevertFailed
+	}
+	return ExitError
+}
+
+// Global are the flags every command shares.
+type Global struct {
+	Kubeconfig  string
+	KubeContext string
+	Namespace   string
+	Output      string
+
+	GitOps     bool
+	ValuesFile string
+	Chart      string
+	Print      bool
+	PushCmd    string
+}
+
+// Connect builds the operations' configuration for a release; tests replace it.
+type Connect func(g *Global, releaseName string, stdout io.Writer) (*bluegreen.Configuration, error)
+
+// Main runs the command with args and returns the exit code.
+func Main(ctx context.Context, args []string, stdout, stderr io.Writer, connect Connect) int {
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	go func() {
+		<-ctx.Done()
+		stop() // a second Ctrl-C kills at once
+	}()
+	cmd := NewCommand(stdout, stderr, connect)
+	cmd.SetArgs(args)
+	err := cmd.ExecuteContext(ctx)
+	if err != nil {
+		var ce *codeError
+		if errors.As(err, &ce) {
+			return ce.code
+		}
+		fmt.Fprintf(stderr, "error: %v\n", err)
+		return ExitBadInput // cobra's own errors: unknown flags, wrong arguments
+	}
+	return ExitOK
+}
+
+// codeError carries an exit code through cobra; its message was already printed.
+type codeError struct {
+	code int
+	err  error
+}
+
+func (e *codeError) Error() string { return e.err.Error() }
+
+// NewCommand returns the root command.
+func NewCommand(stdout, stderr io.Writer, connect Connect) *cobra.Command {
+	g := &Global{}
+	root := &cobra.Command{
+		Use:   "bluegreen",
+		Short: "Health-gated blue-green cutovers of the ai-assistant chart, over Helm",
+		Long: `bluegreen moves traffic between the chart's blue and green Deployments by upgrading
+the Helm release with its own values plus the colour values (never a patch), behind
+gates: the idle colour at the active colour's size, Ready, /ready and /health passing
+on every pod and through the preview Service, then the switch, then verification
+(endpoints, the old colour's request rate, a post-switch check) with an automatic
+switch back on failure. The old colour is kept until a recorded deadline; finalize
+scales it down. Every step derives where it is from the release and the cluster, so
+a killed run converges when run again.
+
+` + exitCodesHelp,
+		SilenceUsage:      true,
+		SilenceErrors:     true,
+		CompletionOptions: cobra.CompletionOptions{DisableDefaultCmd: true},
+	}
+	f := root.PersistentFlags()
+	f.StringVar(&g.Kubeconfig, "kubeconfig", "", "path to the kubeconfig file (default: $KUBECONFIG or ~/.kube/config)")
+	f.StringVar(&g.KubeContext, "kube-context", "", "kubeconfig context to use")
+	f.StringVarP(&g.Namespace, "namespace", "n", "", "namespace of the release (default: the context's)")
+	f.StringVarP(&g.Output, "output", "o", "text", "output format: text or json")
+	f.BoolVar(&g.GitOps, "gitops", false, "do not upgrade the release: edit --values-file (or --print the change) and wait for the GitOps tool's sync")
+	f.StringVar(&g.ValuesFile, "values-file", "", "with --gitops: the values file the GitOps tool renders the release from")
+	f.StringVar(&g.Chart, "chart", "charts/ai-assistant", "with --gitops: the chart directory, for the defaults the values file does not set")
+	f.BoolVar(&g.Print, "print", false, "with --gitops: print each values change instead of editing the file")
+	f.StringVar(&g.PushCmd, "push-cmd", "", "with --gitops: shell command run after each edit (e.g. git commit and push); $BLUEGREEN_MESSAGE holds the change's description")
+
+	root.AddCommand(
+		statusCommand(g, stdout, stderr, connect),
+		deployCommand(g, stdout, stderr, connect),
+		promoteCommand(g, stdout, stderr, connect),
+		rollbackCommand(g, stdout, stderr, connect),
+		abortCommand(g, stdout, stderr, connect),
+		finalizeCommand(g, stdout, stderr, connect),
+	)
+	return root
+}
+
+// cutoverFlags binds the gates and scale-down flags of the traffic-moving commands.
+func cutoverFlags(cmd *cobra.Command, c *bluegreen.Cutover) {
+	f := cmd.Flags()
+	f.DurationVar(&c.Gates.RolloutTimeout, "timeout", c.Gates.RolloutTimeout, "bound on the wait for the idle colour to be Ready and available")
+	f.IntVar(&c.Gates.Passes, "gate-passes", c.Gates.Passes, "consecutive passes the health gate needs")
+	f.DurationVar(&c.Gates.Interval, "gate-interval", c.Gates.Interval, "pause between gate rounds and post-switch checks")
+	f.DurationVar(&c.Gates.GateTimeout, "gate-timeout", c.Gates.GateTimeout, "bound on the health gate")
+	f.StringArrayVar(&c.Gates.Smoke, "smoke", nil, "extra path requested through the preview Service, must answer 2xx (repeatable)")
+	f.DurationVar(&c.Gates.DrainTimeout, "drain-timeout", c.Gates.DrainTimeout, "bound on endpoints moving and the old colour's request rate falling")
+	f.Float64Var(&c.Gates.MaxOldRate, "max-old-rate", c.Gates.MaxOldRate, "user requests per second on the old colour counted as drained (negative: skip the check)")
+	f.DurationVar(&c.Gates.VerifyFor, "verify-for", c.Gates.VerifyFor, "how long the new colour must keep passing after the switch")
+	f.DurationVar(&c.ScaleDownDelay, "scale-down-delay", c.ScaleDownDelay, "how long the old colour stays at full size for a rollback")
+	f.BoolVar(&c.Wait, "wait", false, "block until the scale-down deadline, with a countdown, then scale the old colour down")
+	f.BoolVar(&c.ScaleDownOnFailure, "scale-down-on-failure", false, "scale the idle colour to zero when a gate fails (default: keep it for inspection)")
+}
+
+// runner connects, runs an operation and prints its result.
+func runner(g *Global, stdout, stderr io.Writer, connect Connect, op func(ctx context.Context, cfg *bluegreen.Configuration) (*bluegreen.Result, error)) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		if err := checkOutput(g); err != nil {
+			return &codeError{ExitBadInput, printErr(stderr, err)}
+		}
+		cfg, err := connect(g, args[0], stdout)
+		if err != nil {
+			return &codeError{ExitCode(err), printErr(stderr, err)}
+		}
+		cfg.Log = progress(stderr)
+		res, err := op(cmd.Context(), cfg)
+		if res != nil {
+			if perr := printResult(stdout, g.Output, res); perr != nil {
+				return &codeError{ExitError, printErr(stderr, perr)}
+			}
+		}
+		if err != nil {
+			return &codeError{ExitCode(err), printErr(stderr, err)}
+		}
+		return nil
+	}
+}
+
+func checkOutput(g *Global) error {
+	if g.Output != "text" && g.Output != "json" {
+		return fmt.Errorf("%w: --output must be text or json, not %q", bluegreen.ErrBadInput, g.Output)
+	}
+	if g.GitOps && g.ValuesFile == "" {
+		return fmt.Errorf("%w: --gitops needs --values-file", bluegreen.ErrBadInput)
+	}
+	return nil
+}
+
+func printErr(w io.Writer, err error) error {
+	fmt.Fprintf(w, "error: %v\n", err)
+	return err
+}
+
+// progress prints each line with the time since the command started.
+func progress(w io.Writer) func(string, ...any) {
+	start := time.Now()
+	return func(format string, args ...any) {
+		fmt.Fprintf(w, "[%5.1fs] %s\n", time.Since(start).Seconds(), fmt.Sprintf(format, args...))
+	}
+}
+
+func statusCommand(g *Global, stdout, stderr io.Writer, connect Connect) *cobra.Command {
+	return &cobra.Command{
+		Use:   "status RELEASE",
+		Short: "Show the active and idle colour, images, replicas, autoscalers, Services, deadline and lock",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkOutput(g); err != nil {
+				return &codeError{ExitBadInput, printErr(stderr, err)}
+			}
+			cfg, err := connect(g, args[0], stdout)
+			if err != nil {
+				return &codeError{ExitCode(err), printErr(stderr, err)}
+			}
+			s, err := bluegreen.NewStatus(cfg).Run(cmd.Context())
+			if err != nil {
+				return &codeError{ExitCode(err), printErr(stderr, err)}
+			}
+			if err := printStatus(stdout, g.Output, s); err != nil {
+				return &codeError{ExitError, printErr(stderr, err)}
+			}
+			return nil
+		},
+	}
+}
+
+func deployCommand(g *Global, stdout, stderr io.Writer, connect Connect) *cobra.Command {
+	var (
+		tag, digest string
+		env         []string
+		skipCheck   bool
+		cut         = bluegreen.NewDeploy(nil).Cutover
+	)
+	cmd := &cobra.Command{
+		Use:   "deploy RELEASE --tag TAG",
+		Short: "Ship an image to the idle colour, gate it, switch to it, verify, and schedule the old colour's scale-down",
+		Args:  cobra.ExactArgs(1),
+		RunE: runner(g, stdout, stderr, connect, func(ctx context.Context, cfg *bluegreen.Configuration) (*bluegreen.Result, error) {
+			d := bluegreen.NewDeploy(cfg)
+			d.Cutover, d.Tag, d.Digest, d.SkipImageCheck = cut, tag, digest, skipCheck
+			if len(env) > 0 {
+				vars, err := parseEnv(env)
+				if err != nil {
+					return nil, err
+				}
+				d.Env = vars
+			}
+			return d.Run(ctx)
+		}),
+	}
+	cmd.Flags().StringVar(&tag, "tag", "", "image tag for the idle colour")
+	cmd.Flags().StringVar(&digest, "digest", "", "image digest (sha256:...) for the idle colour; wins over the tag")
+	cmd.Flags().StringArrayVar(&env, "env", nil, "NAME=VALUE extra env for the idle colour only (repeatable; replaces its extra env)")
+	cmd.Flags().BoolVar(&skipCheck, "skip-image-check", false, "do not require the image on a node (when nodes pull from a registry)")
+	cutoverFlags(cmd, &cut)
+	return cmd
+}
+
+func parseEnv(env []string) ([]map[string]any, error) {
+	var out []map[string]any
+	for _, e := range env {
+		name, value, ok := strings.Cut(e, "=")
+		if !ok || name == "" {
+			return nil, fmt.Errorf("%w: --env %q is not NAME=VALUE", bluegreen.ErrBadInput, e)
+		}
+		out = append(out, map[string]any{"name": name, "value": value})
+	}
+	return out, nil
+}
+
+func promoteCommand(g *Global, stdout, stderr io.Writer, connect Connect) *cobra.Command {
+	cut := bluegreen.NewPromote(nil).Cutover
+	cmd := &cobra.Command{
+		Use:   "promote RELEASE",
+		Short: "Switch to the already deployed idle colour through the same gates (or finish verifying an interrupted switch)",
+		Args:  cobra.ExactArgs(1),
+		RunE: runner(g, stdout, stderr, connect, func(ctx context.Context, cfg *bluegreen.Configuration) (*bluegreen.Result, error) {
+			p := bluegreen.NewPromote(cfg)
+			p.Cutover = cut
+			return p.Run(ctx)
+		}),
+	}
+	cutoverFlags(cmd, &cut)
+	return cmd
+}
+
+func rollbackCommand(g *Global, stdout, stderr io.Writer, connect Connect) *cobra.Command {
+	cut := bluegreen.NewRollback(nil).Cutover
+	var skipCheck bool
+	cmd := &cobra.Command{
+		Use:   "rollback RELEASE",
+		Short: "Go back to the previous colour: scale it up if it was scaled down, gate it, switch",
+		Args:  cobra.ExactArgs(1),
+		RunE: runner(g, stdout, stderr, connect, func(ctx context.Context, cfg *bluegreen.Configuration) (*bluegreen.Result, error) {
+			r := bluegreen.NewRollback(cfg)
+			r.Cutover, r.SkipImageCheck = cut, skipCheck
+			return r.Run(ctx)
+		}),
+	}
+	cmd.Flags().BoolVar(&skipCheck, "skip-image-check", false, "do not require the previous image on a node")
+	cutoverFlags(cmd, &cut)
+	return cmd
+}
+
+func abortCommand(g *Global, stdout, stderr io.Writer, connect Connect) *cobra.Command {
+	return &cobra.Command{
+		Use:   "abort RELEASE",
+		Short: "End a deploy: keep traffic (switch back if a switch was never verified) and scale the idle colour down",
+		Args:  cobra.ExactArgs(1),
+		RunE: runner(g, stdout, stderr, connect, func(ctx context.Context, cfg *bluegreen.Configuration) (*bluegreen.Result, error) {
+			return bluegreen.NewAbort(cfg).Run(ctx)
+		}),
+	}
+}
+
+func finalizeCommand(g *Global, stdout, stderr io.Writer, connect Connect) *cobra.Command {
+	var now bool
+	cmd := &cobra.Command{
+		Use:   "finalize RELEASE",
+		Short: "Scale the previous colour to zero once its deadline has passed (idempotent, safe from cron)",
+		Args:  cobra.ExactArgs(1),
+		RunE: runner(g, stdout, stderr, connect, func(ctx context.Context, cfg *bluegreen.Configuration) (*bluegreen.Result, error) {
+			f := bluegreen.NewFinalize(cfg)
+			f.Now = now
+			return f.Run(ctx)
+		}),
+	}
+	cmd.Flags().BoolVar(&now, "now", false, "ignore the deadline")
+	return cmd
+}
+
+// ConnectCluster builds a configuration from a kubeconfig, like helm does.
+func ConnectCluster(g *Global, releaseName string, stdout io.Writer) (*bluegreen.Configuration, error) {
+	settings := helmcli.New()
+	if g.Kubeconfig != "" {
+		settings.KubeConfig = g.Kubeconfig
+	}
+	if g.KubeContext != "" {
+		settings.KubeContext = g.KubeContext
+	}
+	if g.Namespace != "" {
+		settings.SetNamespace(g.Namespace)
+	}
+	ns := settings.Namespace()
+	getter := settings.RESTClientGetter()
+	restCfg, err := getter.ToRESTConfig()
+	if err != nil {
+		return nil, fmt.Errorf("load kubeconfig: %w", err)
+	}
+	kube, err := kubernetes.NewForConfig(restCfg)
+	if err != nil {
+		return nil, fmt.Errorf("build kubernetes client: %w", err)
+	}
+	prober, err := probe.NewAPIProxy(restCfg, 10*time.Second) // one probe; the gates bound the whole
+	if err != nil {
+		return nil, err
+	}
+	var store bluegreen.Store
+	if g.GitOps {
+		ch, err := loader.Load(g.Chart)
+		if err != nil {
+			return nil, fmt.Errorf("%w: load chart %s for its defaults: %v", bluegreen.ErrBadInput, g.Chart, err)
+		}
+		gs := &bluegreen.GitOpsStore{ValuesFile: g.ValuesFile, Chart: ch, Release: releaseName}
+		if g.Print {
+			gs.Print = stdout
+		}
+		if g.PushCmd != "" {
+			gs.AfterWrite = pushHook(g.PushCmd)
+		}
+		store = gs
+	} else {
+		hc := new(action.Configuration)
+		if err := hc.Init(getter, ns, os.Getenv("HELM_DRIVER"), func(string, ...any) {}); err != nil {
+			return nil, fmt.Errorf("initialise helm: %w", err)
+		}
+		store = bluegreen.NewHelmStore(hc, releaseName, ns)
+	}
+	return bluegreen.NewConfiguration(store, kube, prober, releaseName, ns), nil
+}
+
+// pushHook runs the user's command after each edit of the values file.
+func pushHook(command string) func(ctx context.Context, path, description string) error {
+	return func(ctx context.Context, path, description string) error {
+		cmd := exec.CommandContext(ctx, "sh", "-c", command)
+		cmd.Env = append(os.Environ(), "BLUEGREEN_MESSAGE="+description, "BLUEGREEN_VALUES_FILE="+path)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("push command %q: %w: %s", command, err, strings.TrimSpace(string(out)))
+		}
+		return nil
+	}
+}
