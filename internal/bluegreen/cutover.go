@@ -70,6 +70,11 @@ func (c *Configuration) begin(ctx context.Context, res *Result, operation string
 			return "", false, err
 		}
 		r.lock, r.prev, r.record = l, prev, prev
+		// Read again under the lock: a run that just finished may have changed it.
+		if st, err = c.load(ctx); err != nil {
+			_ = l.Release(prev.Step == "")
+			return "", false, err
+		}
 		if prev.Step != "" {
 			return fmt.Sprintf("lease %s, resuming %s left at step %q (%s -> %s)", l.name, prev.Operation, prev.Step, prev.From, prev.To), false, nil
 		}

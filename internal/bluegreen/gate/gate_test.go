@@ -1,0 +1,105 @@
+package gate
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestUserRequestsIgnoresProbeRoutes(t *testing.T) {
+	t.Parallel()
+	metrics := []byte(`# HELP http_requests_total Requests.
+# TYPE http_requests_total counter
+http_requests_total{method="POST",route="/v1/chat/completions",code="200"} 40
+http_requests_total{method="POST",route="/v1/chat/completions",code="502"} 2
+http_requests_total{method="GET",route="/ready",code="200"} 900
+http_requests_total{method="GET",route="/health",code="200"} 800
+http_requests_total{method="GET",route="/metrics",code="200"} 70
+`)
+	n, err := UserRequests(metrics)
+	require.NoError(t, err)
+	assert.Equal(t, 42.0, n)
+
+	_, err = UserRequests([]byte("go_goroutines 7\n"))
+	require.ErrorContains(t, err, "no http_requests_total")
+	_, err = UserRequests([]byte("not { metrics"))
+	require.ErrorContains(t, err, "parse metrics")
+}
+
+func TestRateBetweenHandlesRestarts(t *testing.T) {
+	t.Parallel()
+	prev := map[string]float64{"a": 100, "b": 50}
+	cur := map[string]float64{"a": 110, "b": 5} // b restarted: its 5 are new
+	assert.InDelta(t, 7.5, rateBetween(prev, cur, 2*time.Second), 1e-9)
+	assert.Equal(t, 0.0, rateBetween(prev, cur, 0))
+}
+
+func TestPollIsBoundedAndSaysWhatItWaitedFor(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
+	defer cancel()
+	calls := 0
+	err := Poll(ctx, 5*time.Millisecond, func(context.Context) (bool, string, error) {
+		calls++
+		return false, "the moon", nil
+	})
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.Contains(t, err.Error(), "waiting for the moon")
+	assert.Greater(t, calls, 1)
+
+	boom := errors.New("boom")
+	err = Poll(context.Background(), time.Millisecond, func(context.Context) (bool, string, error) { return false, "", boom })
+	require.ErrorIs(t, err, boom, "an error ends the wait at once")
+}
+
+// scripted answers each probe from a list, then repeats the last answer.
+type scripted struct{ statuses []int }
+
+func (s *scripted) next() int {
+	st := s.statuses[0]
+	if len(s.statuses) > 1 {
+		s.statuses = s.statuses[1:]
+	}
+	return st
+}
+
+func (s *scripted) Pod(context.Context, string, string, string, string) (*Response, error) {
+	return &Response{Status: s.next(), Header: http.Header{}}, nil
+}
+
+func (s *scripted) Service(context.Context, string, string, string, string) (*Response, error) {
+	return &Response{Status: s.next(), Header: http.Header{"X-App-Color": {"blue"}}}, nil
+}
+
+func TestHealthNeedsConsecutivePasses(t *testing.T) {
+	t.Parallel()
+	pod := []Target{{Kind: "pod", Name: "p", Port: "8000"}}
+	// pass, fail, pass, pass: the failure restarts the count, so three passes are needed after it.
+	p := &scripted{statuses: []int{200, 503, 200, 200, 200}}
+	h := Health{Prober: p, Paths: []string{"/ready"}, Passes: 3, Interval: time.Millisecond, Log: func(string, ...any) {}}
+	require.NoError(t, h.Check(context.Background(), "", pod))
+	assert.Len(t, p.statuses, 1, "all five answers were used")
+
+	p = &scripted{statuses: []int{503}}
+	h.Prober = p
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	err := h.Check(ctx, "", pod)
+	var ce *CheckError
+	require.ErrorAs(t, err, &ce)
+	assert.Equal(t, "pod/p:8000 GET /ready", ce.Check)
+}
+
+func TestHealthRefusesTheWrongColour(t *testing.T) {
+	t.Parallel()
+	h := Health{Prober: &scripted{statuses: []int{200}}, Paths: []string{"/ready"}, Passes: 1, Interval: time.Millisecond, Log: func(string, ...any) {}}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	err := h.Check(ctx, "green", []Target{{Kind: "service", Name: "preview", Port: "http"}})
+	require.ErrorContains(t, err, "answered by colour blue, want green")
+}
