@@ -11,6 +11,7 @@ concurrency="${BENCH_CONCURRENCY:-32}"
 work="$(mktemp -d /tmp/bench-server.XXXXXX)"
 pids=()
 pgdata=""
+pgbin=""
 
 cleanup() {
   local pid
@@ -21,7 +22,7 @@ cleanup() {
     wait "${pid}" 2>/dev/null || true
   done
   if [[ -n "${pgdata}" ]]; then
-    runuser -u postgres -- /usr/lib/postgresql/*/bin/pg_ctl -D "${pgdata}" -m fast -w stop >/dev/null 2>&1 || true
+    runuser -u postgres -- "${pgbin}/pg_ctl" -D "${pgdata}" -m fast -w stop >/dev/null 2>&1 || true
   fi
   rm -rf "${work}"
 }

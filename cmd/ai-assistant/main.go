@@ -61,7 +61,11 @@ func serve() int {
 
 func runHealthcheck(args []string) int {
 	fs := flag.NewFlagSet("healthcheck", flag.ContinueOnError)
-	url := fs.String("url", "http://127.0.0.1:8000/ready", "URL to GET; 2xx means healthy")
+	port := os.Getenv("PORT") // same variable the server listens on, so the default follows it
+	if port == "" {
+		port = "8000"
+	}
+	url := fs.String("url", "http://127.0.0.1:"+port+"/ready", "URL to GET; 2xx means healthy")
 	timeout := fs.Duration("timeout", 2*time.Second, "overall timeout")
 	if err := fs.Parse(args); err != nil {
 		return 2

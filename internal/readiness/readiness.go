@@ -102,6 +102,16 @@ func (c *Checker) Draining() bool { return c.draining.Load() }
 // Concurrent callers share one refresh. ctx only bounds how long this caller waits: the refresh
 // itself runs under its own timeout so one impatient prober cannot fail it for the others.
 func (c *Checker) Report(ctx context.Context) Report {
+	if c.draining.Load() {
+		// Shutting down: answer at once without touching the dependencies.
+		c.mu.Lock()
+		r := Report{Checks: map[string]CheckResult{}, Checked: c.now()}
+		if c.cached != nil {
+			r = *c.cached
+		}
+		c.mu.Unlock()
+		return c.withDrain(r)
+	}
 	for {
 		c.mu.Lock()
 		if c.cached != nil && c.now().Sub(c.cached.Checked) < c.ttl {

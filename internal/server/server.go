@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/config"
@@ -34,6 +35,8 @@ type Server struct {
 	started time.Time
 
 	Ready   *readiness.Checker
+	depMu   sync.Mutex
+	depUp   map[string]bool // last outcome per dependency, to log changes only
 	Metrics *metrics.Metrics
 	http    *http.Server
 	closers []func()
@@ -56,7 +59,7 @@ func New(cfg config.Config, version string, log *slog.Logger) (*Server, error) {
 		readiness.WithTTL(cfg.ReadyCacheTTL),
 		readiness.WithTimeout(cfg.ReadyCheckTimeout),
 		readiness.WithSkipped(skipped...),
-		readiness.WithObserver(s.Metrics.SetDependency),
+		readiness.WithObserver(s.observeDependency),
 	)
 
 	s.http = &http.Server{
@@ -105,6 +108,25 @@ func (s *Server) dependencyChecks() ([]readiness.Check, []string, error) {
 		skipped = append(skipped, "llm")
 	}
 	return checks, skipped, nil
+}
+
+// observeDependency updates the dependency gauge and logs each change of state, so an outage
+// and its recovery appear once in the log rather than on every probe.
+func (s *Server) observeDependency(name string, up bool) {
+	s.Metrics.SetDependency(name, up)
+	s.depMu.Lock()
+	defer s.depMu.Unlock()
+	if s.depUp == nil {
+		s.depUp = map[string]bool{}
+	}
+	prev, seen := s.depUp[name]
+	s.depUp[name] = up
+	switch {
+	case !up && (!seen || prev):
+		s.log.Warn("dependency check failing", "dependency", name)
+	case up && seen && !prev:
+		s.log.Info("dependency check recovered", "dependency", name)
+	}
 }
 
 // Handler returns the full middleware chain; exposed so tests can use httptest.
