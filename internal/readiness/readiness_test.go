@@ -120,14 +120,21 @@ func TestSkippedAndObserved(t *testing.T) {
 
 func TestDrainingWins(t *testing.T) {
 	t.Parallel()
-	c := New(nil, WithTTL(time.Hour))
+	db := &fakeCheck{name: "database"}
+	c := New([]Check{db}, WithTTL(0))
 	if r := c.Report(context.Background()); !r.Ready {
-		t.Fatalf("no checks: want ready, got %+v", r)
+		t.Fatalf("healthy check: want ready, got %+v", r)
 	}
 	c.SetDraining()
 	r := c.Report(context.Background())
 	if r.Ready || !r.Draining || r.Reason != "shutting down" {
 		t.Fatalf("draining with a cached ready report: %+v, want not ready at once", r)
+	}
+	if r.Checks["database"].Status != StatusOK {
+		t.Errorf("draining report should keep the last checks, got %+v", r.Checks)
+	}
+	if n := db.calls.Load(); n != 1 {
+		t.Errorf("draining ran the check again (%d calls), want no dependency traffic", n)
 	}
 }
 
