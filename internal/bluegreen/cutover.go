@@ -228,9 +228,13 @@ func (r *run) gate(ctx context.Context, st *State, to Color, pods []corev1.Pod) 
 	for _, p := range pods {
 		targets = append(targets, gate.Target{Kind: "pod", Name: p.Name, Port: podPort})
 	}
-	targets = append(targets, gate.Target{Kind: "service", Name: st.Preview.Name, Port: servicePort})
+	through := "no preview service (previewService.enabled is false)"
+	if st.Preview.Exists {
+		targets = append(targets, gate.Target{Kind: "service", Name: st.Preview.Name, Port: servicePort})
+		through = "service " + st.Preview.Name
+	}
 	g := r.opts.Gates
-	name := fmt.Sprintf("gate: /ready and /health on %d pods and service %s, %d passes in a row", len(pods), st.Preview.Name, g.Passes)
+	name := fmt.Sprintf("gate: /ready and /health on %d pods and %s, %d passes in a row", len(pods), through, g.Passes)
 	return r.c.step(r.res, name, func() (string, bool, error) {
 		gctx, cancel := context.WithTimeout(ctx, g.GateTimeout)
 		defer cancel()

@@ -16,6 +16,7 @@ func TestDeployCutsOverAndSchedulesScaleDown(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, map[string]any{"replicaCount": 3, "autoscaling": map[string]any{"enabled": false}, "podLabels": map[string]any{"team": "me"}})
 	require.Equal(t, "blue", f.serviceColor())
+	before := f.rel().Config
 
 	res, err := f.deploy("2.0.0").Run(context.Background())
 	require.NoError(t, err)
@@ -30,6 +31,16 @@ func TestDeployCutsOverAndSchedulesScaleDown(t *testing.T) {
 	assert.Equal(t, "me", f.value("podLabels.team"), "the user's other values are kept")
 	assert.Equal(t, "1.0.0", f.value("image.tag"))
 	assert.False(t, f.leaseExists(), "a finished run leaves no lock")
+	assert.Empty(t, f.cl.OutOfBandWrites(), "every change went through a Helm upgrade, never a patch")
+
+	// helm get values: the user's values, plus exactly the colour keys.
+	after := map[string]any{}
+	for k, v := range f.rel().Config {
+		if k != "activeColor" && k != "blue" && k != "green" {
+			after[k] = v
+		}
+	}
+	assert.Equal(t, before, after)
 
 	s := f.status()
 	assert.Equal(t, bluegreen.PhaseRollbackReady, s.Phase)

@@ -146,3 +146,19 @@ func TestOldColourDrainsThenSwitchIsKept(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "green", f.value("activeColor"))
 }
+
+func TestGateWithoutPreviewServiceProbesThePods(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, map[string]any{"previewService": map[string]any{"enabled": false}})
+	_, err := f.deploy("2.0.0").Run(context.Background())
+	require.NoError(t, err)
+	podProbes := 0
+	for _, p := range f.cl.Probes() {
+		assert.NotEqual(t, "ai-assistant-preview", p.Name)
+		if p.Kind == "pod" && p.Color == "green" && p.Active == "blue" {
+			podProbes++
+		}
+	}
+	assert.Positive(t, podProbes, "the idle pods were gated before the switch")
+	assert.Equal(t, "green", f.serviceColor())
+}

@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"helm.sh/helm/v3/pkg/action"
 	"helm.sh/helm/v3/pkg/chart/loader"
@@ -32,6 +33,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes/fake"
 	"k8s.io/client-go/kubernetes/scheme"
+	k8stesting "k8s.io/client-go/testing"
 )
 
 // Cluster is a simulated namespace of a cluster.
@@ -52,6 +54,11 @@ type Cluster struct {
 	UserTraffic map[string]func(scrape int) float64
 	// UpgradeError makes the next Helm install or upgrade fail.
 	UpgradeError error
+
+	// controllers counts the simulated Helm applies and controller loops running;
+	// a write to a chart object outside them is someone patching live objects.
+	controllers atomic.Int32
+	outOfBand   []string
 
 	probes   []Probe
 	counters map[string]float64
@@ -88,6 +95,7 @@ func New(namespace string) *Cluster {
 		Log:          func(string, ...any) {},
 	}
 	c.Helm.Releases.MaxHistory = 0
+	c.Kube.PrependReactor("*", "*", c.watchWrites)
 	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "node-1"}}
 	if _, err := c.Kube.CoreV1().Nodes().Create(context.Background(), node, metav1.CreateOptions{}); err != nil {
 		panic(fmt.Sprintf("create fake node: %v", err)) // an empty fake clientset cannot refuse
@@ -114,6 +122,29 @@ func (c *Cluster) LoadImage(names ...string) error {
 		return fmt.Errorf("update fake node: %w", err)
 	}
 	return nil
+}
+
+// chartKinds are the objects only Helm (or a GitOps sync) may write.
+var chartKinds = map[string]bool{"deployments": true, "services": true, "horizontalpodautoscalers": true}
+
+func (c *Cluster) watchWrites(a k8stesting.Action) (bool, runtime.Object, error) {
+	switch a.GetVerb() {
+	case "create", "update", "patch", "delete":
+		if chartKinds[a.GetResource().Resource] && c.controllers.Load() == 0 {
+			c.mu.Lock()
+			c.outOfBand = append(c.outOfBand, a.GetVerb()+" "+a.GetResource().Resource)
+			c.mu.Unlock()
+		}
+	}
+	return false, nil, nil
+}
+
+// OutOfBandWrites lists writes to the chart's objects that did not come from a
+// Helm apply or the simulated controllers: what `kubectl patch` would be.
+func (c *Cluster) OutOfBandWrites() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]string(nil), c.outOfBand...)
 }
 
 // Probes returns the probes answered so far.
@@ -172,6 +203,8 @@ func (c *Cluster) takeUpgradeError() error {
 // Apply creates or updates every object of a manifest, deletes the kinds' objects
 // the manifest no longer has, and reconciles.
 func (c *Cluster) Apply(manifest string) error {
+	c.controllers.Add(1)
+	defer c.controllers.Add(-1)
 	ctx := context.Background()
 	seen := map[string]map[string]bool{}
 	docs := releaseutil.SplitManifests(manifest)
@@ -285,6 +318,8 @@ func wrap(err error, what, name string) error {
 // Reconcile runs the controllers once: autoscalers size their Deployments,
 // Deployments get pods of their template, Services get EndpointSlices.
 func (c *Cluster) Reconcile() error {
+	c.controllers.Add(1)
+	defer c.controllers.Add(-1)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	ctx := context.Background()
