@@ -260,7 +260,7 @@ func (r *run) gateFailed(ctx context.Context, st *State, to Color, cause error) 
 			return "", false, err
 		})
 		if err != nil {
-			return fmt.Errorf("%w: %v; then scaling %s down failed: %v", ErrGateFailed, cause, to, err)
+			return fmt.Errorf("%w: %w; then scaling %s down failed: %w", ErrGateFailed, cause, to, err)
 		}
 		kept = to.String() + " scaled to zero"
 	}
@@ -362,7 +362,7 @@ func (r *run) revert(ctx context.Context, st *State, from, to Color, cause error
 		return fmt.Sprintf("service %s selects %s again", next.Service.Name, from), false, nil
 	})
 	if err != nil {
-		return fmt.Errorf("%w: %v; switching back to %s: %w", ErrRevertFailed, cause, from, err)
+		return fmt.Errorf("%w: %w; switching back to %s: %w", ErrRevertFailed, cause, from, err)
 	}
 	r.record = Progress{}
 	return fmt.Errorf("%w to %s (%s left running for inspection): %w", ErrReverted, from, to, cause)

@@ -47,7 +47,7 @@ func (g *GitOpsStore) Load(_ context.Context) (*Snapshot, error) {
 	}
 	user := map[string]any{}
 	if err := sigsyaml.Unmarshal(b, &user); err != nil {
-		return nil, fmt.Errorf("%w: parse values file %s: %v", ErrBadInput, g.ValuesFile, err)
+		return nil, fmt.Errorf("%w: parse values file %s: %w", ErrBadInput, g.ValuesFile, err)
 	}
 	if user == nil {
 		user = map[string]any{}
@@ -178,9 +178,9 @@ func writeFileAtomic(path string, data []byte) error {
 	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
-	defer os.Remove(tmp.Name())
+	defer func() { _ = os.Remove(tmp.Name()) }() // gone already after the rename
 	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
+		_ = tmp.Close() // the write error is the one to report
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	if err := tmp.Close(); err != nil {

@@ -124,7 +124,7 @@ func (c *Configuration) imageOnNodes(ctx context.Context, image string) error {
 func imageNames(ref string) map[string]bool {
 	names := map[string]bool{ref: true}
 	first, _, hasSlash := strings.Cut(ref, "/")
-	domainless := !hasSlash || !(strings.ContainsAny(first, ".:") || first == "localhost")
+	domainless := !hasSlash || (!strings.ContainsAny(first, ".:") && first != "localhost")
 	if domainless {
 		names["docker.io/"+ref] = true
 		if !hasSlash {

@@ -183,11 +183,6 @@ func (st *State) parity() int {
 	return n
 }
 
-// upNow reports whether colour col is asked to run and does.
-func (st *State) upNow(col Color) bool {
-	return !st.snap.Values.ScaledToZero(col) && st.Colors[col].Current > 0
-}
-
 // converged reports what still differs between the values and the live objects,
 // or "" when the cluster shows what the values ask for.
 func (st *State) converged() string {

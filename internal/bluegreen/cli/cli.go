@@ -100,8 +100,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer, connect 
 		if errors.As(err, &ce) {
 			return ce.code
 		}
-		fmt.Fprintf(stderr, "error: %v\n", err)
-		return ExitBadInput // cobra's own errors: unknown flags, wrong arguments
+		_, _ = fmt.Fprintf(stderr, "error: %v\n", err) // nowhere left to report a failed write
+		return ExitBadInput                            // cobra's own errors: unknown flags, wrong arguments
 	}
 	return ExitOK
 }
@@ -207,7 +207,7 @@ func checkOutput(g *Global) error {
 }
 
 func printErr(w io.Writer, err error) error {
-	fmt.Fprintf(w, "error: %v\n", err)
+	_, _ = fmt.Fprintf(w, "error: %v\n", err) // nowhere left to report a failed write
 	return err
 }
 
@@ -215,7 +215,7 @@ func printErr(w io.Writer, err error) error {
 func progress(w io.Writer) func(string, ...any) {
 	start := time.Now()
 	return func(format string, args ...any) {
-		fmt.Fprintf(w, "[%5.1fs] %s\n", time.Since(start).Seconds(), fmt.Sprintf(format, args...))
+		_, _ = fmt.Fprintf(w, "[%5.1fs] %s\n", time.Since(start).Seconds(), fmt.Sprintf(format, args...)) // progress is best effort
 	}
 }
 
@@ -379,7 +379,7 @@ func ConnectCluster(g *Global, releaseName string, stdout io.Writer) (*bluegreen
 	if g.GitOps {
 		ch, err := loader.Load(g.Chart)
 		if err != nil {
-			return nil, fmt.Errorf("%w: load chart %s for its defaults: %v", bluegreen.ErrBadInput, g.Chart, err)
+			return nil, fmt.Errorf("%w: load chart %s for its defaults: %w", bluegreen.ErrBadInput, g.Chart, err)
 		}
 		gs := &bluegreen.GitOpsStore{ValuesFile: g.ValuesFile, Chart: ch, Release: releaseName}
 		if g.Print {

@@ -11,6 +11,31 @@ import (
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen"
 )
 
+// printer writes lines and keeps the first write error, so a closed pipe is
+// reported once instead of checked after every line.
+type printer struct {
+	w   io.Writer
+	err error
+}
+
+func (p *printer) Write(b []byte) (int, error) {
+	if p.err != nil {
+		return 0, p.err
+	}
+	n, err := p.w.Write(b)
+	p.err = err
+	return n, err
+}
+
+func (p *printer) f(format string, args ...any) { _, _ = fmt.Fprintf(p, format, args...) }
+
+func (p *printer) done() error {
+	if p.err != nil {
+		return fmt.Errorf("print output: %w", p.err)
+	}
+	return nil
+}
+
 func printJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
@@ -25,46 +50,48 @@ func printResult(w io.Writer, format string, res *bluegreen.Result) error {
 	if format == "json" {
 		return printJSON(w, res)
 	}
-	fmt.Fprintf(w, "%s %s (namespace %s): %s\n", res.Operation, res.Release, res.Namespace, res.Outcome)
+	p := &printer{w: w}
+	p.f("%s %s (namespace %s): %s\n", res.Operation, res.Release, res.Namespace, res.Outcome)
 	for _, s := range res.Steps {
 		mark := map[string]string{"done": "ok  ", "skipped": "skip", "failed": "FAIL"}[s.Outcome]
 		line := fmt.Sprintf("  [%s] %s", mark, s.Name)
 		if s.Detail != "" {
 			line += ": " + s.Detail
 		}
-		fmt.Fprintf(w, "%s (%s)\n", line, s.Elapsed)
+		p.f("%s (%s)\n", line, s.Elapsed)
 	}
 	if res.Error != "" {
-		fmt.Fprintf(w, "error: %s\n", res.Error)
+		p.f("error: %s\n", res.Error)
 	}
 	if res.Status != nil {
-		fmt.Fprintln(w)
-		writeStatus(w, res.Status, false)
+		p.f("\n")
+		writeStatus(p, res.Status, false)
 	}
-	writeNext(w, res.Next)
-	return nil
+	writeNext(p, res.Next)
+	return p.done()
 }
 
 func printStatus(w io.Writer, format string, s *bluegreen.Status) error {
 	if format == "json" {
 		return printJSON(w, s)
 	}
-	writeStatus(w, s, true)
-	writeNext(w, s.Next)
-	return nil
+	p := &printer{w: w}
+	writeStatus(p, s, true)
+	writeNext(p, s.Next)
+	return p.done()
 }
 
-func writeStatus(w io.Writer, s *bluegreen.Status, header bool) {
+func writeStatus(p *printer, s *bluegreen.Status, header bool) {
 	rev := ""
 	if s.Revision > 0 {
 		rev = fmt.Sprintf(", revision %d", s.Revision)
 	}
 	if header {
-		fmt.Fprintf(w, "release %s (namespace %s, %s%s)\n", s.Release, s.Namespace, s.Source, rev)
+		p.f("release %s (namespace %s, %s%s)\n", s.Release, s.Namespace, s.Source, rev)
 	}
-	fmt.Fprintf(w, "phase: %s, active %s, idle %s\n", s.Phase, s.Active, s.Idle)
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "COLOR\tROLE\tIMAGE\tVALUES REPLICAS\tDESIRED\tREADY\tAVAILABLE\tHPA CUR/MIN/MAX\tSCALE DOWN AT")
+	p.f("phase: %s, active %s, idle %s\n", s.Phase, s.Active, s.Idle)
+	tw := tabwriter.NewWriter(p, 0, 4, 2, ' ', 0)
+	_, _ = fmt.Fprintln(tw, "COLOR\tROLE\tIMAGE\tVALUES REPLICAS\tDESIRED\tREADY\tAVAILABLE\tHPA CUR/MIN/MAX\tSCALE DOWN AT")
 	for _, c := range []bluegreen.Color{bluegreen.Blue, bluegreen.Green} {
 		cs := s.Colors[c]
 		if cs == nil {
@@ -86,30 +113,30 @@ func writeStatus(w io.Writer, s *bluegreen.Status, header bool) {
 		if cs.LiveImage != "" && cs.LiveImage != cs.Image {
 			image += " (live: " + cs.LiveImage + ")"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%d\t%s\t%s\n", c, cs.Role, image, replicas, cs.Desired, cs.Ready, cs.Available, hpa, at)
+		_, _ = fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%d\t%s\t%s\n", c, cs.Role, image, replicas, cs.Desired, cs.Ready, cs.Available, hpa, at)
 	}
-	tw.Flush()
-	fmt.Fprintf(w, "service %s -> %s; preview %s -> %s\n", s.Service.Name, orNone(s.Service.Color), s.Preview.Name, orNone(s.Preview.Color))
+	_ = tw.Flush() // a write error is kept by the printer
+	p.f("service %s -> %s; preview %s -> %s\n", s.Service.Name, orNone(s.Service.Color), s.Preview.Name, orNone(s.Preview.Color))
 	switch {
 	case s.Lock == nil:
-		fmt.Fprintln(w, "lock: free")
+		p.f("lock: free\n")
 	case s.Lock.Held:
-		fmt.Fprintf(w, "lock: held by %s (%s) until %s unless renewed\n", s.Lock.Holder, orNone(s.Lock.Progress.Operation), s.Lock.Expires.UTC().Format(time.RFC3339))
+		p.f("lock: held by %s (%s) until %s unless renewed\n", s.Lock.Holder, orNone(s.Lock.Progress.Operation), s.Lock.Expires.UTC().Format(time.RFC3339))
 	case s.Lock.Progress.Step != "":
-		p := s.Lock.Progress
-		fmt.Fprintf(w, "lock: free; an interrupted %s left step %q (%s -> %s)\n", p.Operation, p.Step, p.From, p.To)
+		pr := s.Lock.Progress
+		p.f("lock: free; an interrupted %s left step %q (%s -> %s)\n", pr.Operation, pr.Step, pr.From, pr.To)
 	default:
-		fmt.Fprintln(w, "lock: free")
+		p.f("lock: free\n")
 	}
 }
 
-func writeNext(w io.Writer, next []string) {
+func writeNext(p *printer, next []string) {
 	if len(next) == 0 {
 		return
 	}
-	fmt.Fprintln(w, "next:")
+	p.f("next:\n")
 	for _, n := range next {
-		fmt.Fprintf(w, "  %s\n", strings.TrimSpace(n))
+		p.f("  %s\n", strings.TrimSpace(n))
 	}
 }
 

@@ -458,7 +458,7 @@ func containsPod(pods []corev1.Pod, name string) bool {
 
 func templateHash(t corev1.PodTemplateSpec) string {
 	h := fnv.New32a()
-	fmt.Fprintf(h, "%v", t.Spec.Containers)
+	_, _ = fmt.Fprintf(h, "%v", t.Spec.Containers) // a hash never fails to write
 	return fmt.Sprintf("%08x", h.Sum32())[:8]
 }
 

@@ -67,7 +67,7 @@ func (a *APIProxy) get(ctx context.Context, namespace, resource, name, path stri
 	if err != nil {
 		return nil, fmt.Errorf("get %s/%s%s through the api server proxy: %w", resource, name, path, err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }() // the body was read in full or the error is reported
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
 	if err != nil {
 		return nil, fmt.Errorf("read %s/%s%s: %w", resource, name, path, err)
