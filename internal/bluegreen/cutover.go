@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -11,11 +12,11 @@ import (
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/gate"
 )
 
-// podPort and servicePort are the chart's: container port 8000, Service port "http".
-const (
-	podPort     = "8000"
-	servicePort = "http"
-)
+// servicePort is the name of the chart's Service port; pods are probed on the
+// chart's containerPort (8000 by default).
+const servicePort = "http"
+
+func podPort(st *State) string { return strconv.Itoa(st.snap.Values.ContainerPort) }
 
 // Cutover holds the options every traffic-moving operation shares.
 type Cutover struct {
@@ -226,7 +227,7 @@ func (r *run) waitReady(ctx context.Context, st *State, to Color) ([]corev1.Pod,
 func (r *run) gate(ctx context.Context, st *State, to Color, pods []corev1.Pod) error {
 	var targets []gate.Target
 	for _, p := range pods {
-		targets = append(targets, gate.Target{Kind: "pod", Name: p.Name, Port: podPort})
+		targets = append(targets, gate.Target{Kind: "pod", Name: p.Name, Port: podPort(st)})
 	}
 	through := "no preview service (previewService.enabled is false)"
 	if st.Preview.Exists {
@@ -308,7 +309,7 @@ func (r *run) verify(ctx context.Context, st *State, from, to Color) error {
 		err = check(fmt.Sprintf("verify: %s's user request rate falls to <= %.2f/s", from, g.MaxOldRate), func(ctx context.Context) error {
 			ctx, cancel := context.WithTimeout(ctx, g.DrainTimeout)
 			defer cancel()
-			t := gate.Traffic{Prober: r.c.Prober, Namespace: r.c.Namespace, Port: podPort, Interval: g.Interval, MaxRate: g.MaxOldRate, Log: r.c.Log}
+			t := gate.Traffic{Prober: r.c.Prober, Namespace: r.c.Namespace, Port: podPort(st), Interval: g.Interval, MaxRate: g.MaxOldRate, Log: r.c.Log}
 			return t.Drained(ctx, oldPods)
 		})
 	}
@@ -318,7 +319,7 @@ func (r *run) verify(ctx context.Context, st *State, from, to Color) error {
 			defer cancel()
 			targets := []gate.Target{{Kind: "service", Name: st.Service.Name, Port: servicePort}}
 			for _, p := range newPods {
-				targets = append(targets, gate.Target{Kind: "pod", Name: p.Name, Port: podPort})
+				targets = append(targets, gate.Target{Kind: "pod", Name: p.Name, Port: podPort(st)})
 			}
 			return r.health().Soak(ctx, string(to), targets)
 		})

@@ -162,3 +162,16 @@ func TestGateWithoutPreviewServiceProbesThePods(t *testing.T) {
 	assert.Positive(t, podProbes, "the idle pods were gated before the switch")
 	assert.Equal(t, "green", f.serviceColor())
 }
+
+func TestPodsAreProbedOnTheChartsContainerPort(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, map[string]any{"containerPort": 9000})
+	_, err := f.deploy("2.0.0").Run(context.Background())
+	require.NoError(t, err)
+	probes := f.cl.Probes()
+	require.NotEmpty(t, probes)
+	for _, p := range probes {
+		want := map[string]string{"pod": "9000", "service": "http"}[p.Kind]
+		assert.Equal(t, want, p.Port, "%s %s %s", p.Kind, p.Name, p.Path)
+	}
+}

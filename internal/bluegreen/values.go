@@ -56,9 +56,11 @@ type Values struct {
 	Tag          string // image.tag, the fallback for colours without a tag
 	AppVersion   string // the chart's, the last fallback
 	ReplicaCount int
-	Autoscaling  bool
-	MinReplicas  int
-	MaxReplicas  int
+	// ContainerPort is where the pods serve /ready, /health and /metrics.
+	ContainerPort int
+	Autoscaling   bool
+	MinReplicas   int
+	MaxReplicas   int
 }
 
 // Image returns the reference the chart renders for colour c: the digest wins over
@@ -114,6 +116,10 @@ func parseValues(ch *chart.Chart, user map[string]any) (Values, error) {
 	v.Repository, _ = lookup(all, "image.repository").(string)
 	v.Tag = stringOf(lookup(all, "image.tag"))
 	v.ReplicaCount, _ = intOf(lookup(all, "replicaCount"))
+	v.ContainerPort = 8000 // the seed's, when the chart does not say
+	if p, ok := intOf(lookup(all, "containerPort")); ok && p > 0 {
+		v.ContainerPort = p
+	}
 	v.Autoscaling, _ = lookup(all, "autoscaling.enabled").(bool)
 	v.MinReplicas, _ = intOf(lookup(all, "autoscaling.minReplicas"))
 	v.MaxReplicas, _ = intOf(lookup(all, "autoscaling.maxReplicas"))

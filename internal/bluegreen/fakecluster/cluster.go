@@ -71,6 +71,7 @@ type Cluster struct {
 type Probe struct {
 	Kind   string // pod or service
 	Name   string
+	Port   string
 	Color  string // the colour that answered ("" if none)
 	Path   string
 	Active string // the colour the main Service selected at that moment

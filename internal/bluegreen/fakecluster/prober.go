@@ -14,7 +14,7 @@ import (
 var _ gate.Prober = (*Cluster)(nil)
 
 // Pod answers a probe of a pod the simulation runs, as the app would.
-func (c *Cluster) Pod(ctx context.Context, namespace, pod, _, path string) (*gate.Response, error) {
+func (c *Cluster) Pod(ctx context.Context, namespace, pod, port, path string) (*gate.Response, error) {
 	p, err := c.Kube.CoreV1().Pods(namespace).Get(ctx, pod, metav1.GetOptions{})
 	if err != nil {
 		return nil, fmt.Errorf("fake proxy to pod %s: %w", pod, err)
@@ -23,11 +23,11 @@ func (c *Cluster) Pod(ctx context.Context, namespace, pod, _, path string) (*gat
 	if len(p.Spec.Containers) > 0 {
 		image = p.Spec.Containers[0].Image
 	}
-	return c.answer(ctx, Probe{Kind: "pod", Name: pod, Color: p.Labels["color"], Path: path}, image), nil
+	return c.answer(ctx, Probe{Kind: "pod", Name: pod, Port: port, Color: p.Labels["color"], Path: path}, image), nil
 }
 
 // Service answers through the colour the Service selects, or 503 without endpoints.
-func (c *Cluster) Service(ctx context.Context, namespace, service, _, path string) (*gate.Response, error) {
+func (c *Cluster) Service(ctx context.Context, namespace, service, port, path string) (*gate.Response, error) {
 	s, err := c.Kube.CoreV1().Services(namespace).Get(ctx, service, metav1.GetOptions{})
 	if err != nil {
 		return nil, fmt.Errorf("fake proxy to service %s: %w", service, err)
@@ -45,7 +45,7 @@ func (c *Cluster) Service(ctx context.Context, namespace, service, _, path strin
 			}
 		}
 	}
-	probe := Probe{Kind: "service", Name: service, Color: color, Path: path}
+	probe := Probe{Kind: "service", Name: service, Port: port, Color: color, Path: path}
 	if image == "" {
 		c.record(ctx, probe)
 		return &gate.Response{Status: http.StatusServiceUnavailable, Header: http.Header{}, Body: []byte("no endpoints available for service " + service)}, nil
