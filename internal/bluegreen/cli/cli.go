@@ -367,6 +367,9 @@ func ConnectCluster(g *Global, releaseName string, stdout io.Writer) (*bluegreen
 	if err != nil {
 		return nil, fmt.Errorf("load kubeconfig: %w", err)
 	}
+	// Every wait polls a handful of objects; client-go's default 5 requests/s would
+	// throttle them, so allow what kubectl allows.
+	restCfg.QPS, restCfg.Burst = 50, 300
 	kube, err := kubernetes.NewForConfig(restCfg)
 	if err != nil {
 		return nil, fmt.Errorf("build kubernetes client: %w", err)

@@ -103,3 +103,29 @@ func TestHealthRefusesTheWrongColour(t *testing.T) {
 	err := h.Check(ctx, "green", []Target{{Kind: "service", Name: "preview", Port: "http"}})
 	require.ErrorContains(t, err, "answered by colour blue, want green")
 }
+
+// slowFail answers 503, then makes later probes outlast the gate's deadline.
+type slowFail struct{ calls int }
+
+func (s *slowFail) Pod(ctx context.Context, _, _, _, _ string) (*Response, error) {
+	s.calls++
+	if s.calls == 1 {
+		return &Response{Status: 503, Header: http.Header{}, Body: []byte(`{"checks":{"db":"down"}}`)}, nil
+	}
+	<-ctx.Done()
+	return nil, ctx.Err()
+}
+
+func (s *slowFail) Service(ctx context.Context, ns, name, port, path string) (*Response, error) {
+	return s.Pod(ctx, ns, name, port, path)
+}
+
+func TestHealthReportsTheLastRealFailureNotTheDeadline(t *testing.T) {
+	t.Parallel()
+	h := Health{Prober: &slowFail{}, Paths: []string{"/ready"}, Passes: 2, Interval: time.Millisecond, Log: func(string, ...any) {}}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
+	defer cancel()
+	err := h.Check(ctx, "", []Target{{Kind: "pod", Name: "p", Port: "8000"}})
+	require.ErrorContains(t, err, `status 503: {"checks":{"db":"down"}}`)
+	assert.NotContains(t, err.Error(), "deadline")
+}

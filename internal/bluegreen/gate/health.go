@@ -42,6 +42,10 @@ func (h Health) Check(ctx context.Context, wantColor string, targets []Target) e
 	err := Poll(ctx, h.Interval, func(ctx context.Context) (bool, string, error) {
 		round++
 		cerr := h.round(ctx, wantColor, targets)
+		if cerr != nil && ctx.Err() != nil && last != nil {
+			// The deadline cut this round short: the failure worth reporting is the last real one.
+			return false, last.Error(), nil
+		}
 		if cerr != nil {
 			if last == nil || last.Check != cerr.Check {
 				h.Log("  gate: %s (round %d, restarting the count)", cerr, round)
