@@ -265,7 +265,7 @@ func (r *run) gateFailed(ctx context.Context, st *State, to Color, cause error) 
 		}
 		kept = to.String() + " scaled to zero"
 	}
-	return fmt.Errorf("%w: %s stays on %s; %s: %w", ErrGateFailed, "traffic", st.Active, kept, cause)
+	return fmt.Errorf("%w (service stays on %s; %s): %w", ErrGateFailed, st.Active, kept, cause)
 }
 
 func (c Color) String() string { return string(c) }
