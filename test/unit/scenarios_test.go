@@ -13,6 +13,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/utils/ptr"
+
+	"github.com/ai-assistant-chart/ai-assistant-chart/internal/stack"
 )
 
 // scenarioChecks holds what each ci/*-values.yaml scenario must render beyond being valid.
@@ -176,4 +178,16 @@ spec:
 `
 	assert.NoError(t, v.validate(strings.Replace(sm, "%s", "port", 1)))
 	assert.ErrorContains(t, v.validate(strings.Replace(sm, "%s", "prot", 1)), "prot")
+}
+
+// TestStackValuesAreValid: the values the integration tests and the demo install with pass the
+// chart's schema and fail rules, with both colours running and either one active.
+func TestStackValuesAreValid(t *testing.T) {
+	t.Parallel()
+	deps := stack.Dependencies{DatabaseURL: "postgres://u:p@postgres:5432/db", RedisURL: "redis://redis:6379/0", LLMBaseURL: "http://llm-standin:8080/v1"}
+	vals := stack.Values(deps, "v1.0.0")
+	r := render(t, vals)
+	assertValidAgainstSchemas(t, r)
+	assert.Equal(t, int32(stack.ActiveNodePort), get[*corev1.Service](t, r, "ai-assistant").Spec.Ports[0].NodePort)
+	assert.Equal(t, "http://llm-standin:8080/v1", get[*corev1.ConfigMap](t, r, "ai-assistant-config").Data["LLM_BASE_URL"])
 }
