@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -16,6 +15,8 @@ import (
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/yaml"
+
+	"github.com/ai-assistant-chart/ai-assistant-chart/internal/gomod"
 )
 
 // The schemas every rendered object is validated against, offline: the OpenAPI definitions
@@ -48,29 +49,8 @@ func kubeSchemas(t testing.TB) *openAPI {
 	return openAPIInst
 }
 
-// moduleDir downloads a module into the module cache (a no-op when present) and returns its
-// directory.
-func moduleDir(module string) (string, error) {
-	cmd := exec.Command("go", "mod", "download", "-json", module)
-	cmd.Dir = repoRoot
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		return "", fmt.Errorf("go mod download %s: %w: %s", module, err, stderr.String())
-	}
-	var info struct{ Dir, Error string }
-	if err := json.Unmarshal(out, &info); err != nil {
-		return "", fmt.Errorf("go mod download %s: %w", module, err)
-	}
-	if info.Error != "" {
-		return "", fmt.Errorf("go mod download %s: %s", module, info.Error)
-	}
-	return info.Dir, nil
-}
-
 func loadOpenAPI() (*openAPI, error) {
-	k8sDir, err := moduleDir(kubernetesModule)
+	k8sDir, err := gomod.Dir(repoRoot, kubernetesModule)
 	if err != nil {
 		return nil, err
 	}
@@ -106,7 +86,7 @@ func loadOpenAPI() (*openAPI, error) {
 		return nil, fmt.Errorf("add kubernetes schema: %w", err)
 	}
 
-	promDir, err := moduleDir(prometheusOperatorModule)
+	promDir, err := gomod.Dir(repoRoot, prometheusOperatorModule)
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,181 @@
+//go:build integration
+
+package integration
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gruntwork-io/terratest/modules/helm"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+
+	"github.com/ai-assistant-chart/ai-assistant-chart/internal/stack"
+)
+
+// Exit codes of hack/bluegreen (see its README).
+const (
+	exitGateFailed  = 4
+	exitReverted    = 5
+	exitInterrupted = 130
+)
+
+// TestFailedGateKeepsTraffic: a version whose /ready fails (its database password is wrong)
+// never takes traffic: the command exits with the gate-failed code naming the check, not one
+// request is served by the bad colour, and activeColor is unchanged.
+func TestFailedGateKeepsTraffic(t *testing.T) {
+	a := newApp(t, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	revision := a.revision()
+	wait := load(ctx, t, true, 3*time.Minute)
+
+	badDB := strings.Replace(a.deps.DatabaseURL, "ai-assistant-test", "wrong-password", 1)
+	args := append([]string{"deploy", "--tag", stack.Versions[1], "--env", "DATABASE_URL=" + badDB}, fastGates...)
+	args = append(args, "--timeout", "45s")
+	code, _, out := a.bluegreen(ctx, args...)
+	res := wait()
+
+	assert.Equal(t, exitGateFailed, code, "exit code:\n%s", lastLines(out, 30))
+	assert.Contains(t, strings.ToLower(out), "ready", "the failure names the check")
+	assert.Equal(t, "blue", a.activeColor(), "activeColor unchanged")
+	assert.Zero(t, res.Counts["X-App-Color"]["green"], "requests served by the bad colour")
+	assert.Zero(t, res.Non2xx+res.TransportErrors, "requests failed while the gate refused")
+	assert.Greater(t, a.revision(), revision, "the idle colour was deployed through Helm, for inspection")
+}
+
+// TestPostSwitchFailureSwitchesBack: a version that passes the gate and then fails (its LLM
+// scope starts failing right after the switch) is switched back automatically; the command
+// says so with its exit code, and the errors clients saw are counted.
+func TestPostSwitchFailureSwitchesBack(t *testing.T) {
+	a := newApp(t, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	loadCtx, stopLoad := context.WithCancel(ctx)
+	defer stopLoad()
+	wait := load(loadCtx, t, true, 4*time.Minute)
+
+	// Fail green's LLM the moment the Service selects green.
+	switched := make(chan time.Time, 1)
+	go func() {
+		_ = waitUntil(loadCtx, 20*time.Millisecond, func(ctx context.Context) bool {
+			svc, err := a.c.Clientset.CoreV1().Services(a.ns).Get(ctx, release, metav1.GetOptions{})
+			return err == nil && svc.Spec.Selector["color"] == "green"
+		})
+		switched <- time.Now()
+		a.standin(context.Background(), "green", map[string]any{"fail": true})
+	}()
+
+	args := append([]string{"deploy", "--tag", stack.Versions[1], "--env", "LLM_BASE_URL=" + a.deps.LLMScopeURL("green")}, fastGates...)
+	args = append(args, "--verify-for", "20s")
+	code, _, out := a.bluegreen(ctx, args...)
+	stopLoad()
+	res := wait()
+
+	require.Equal(t, exitReverted, code, "exit code:\n%s", lastLines(out, 30))
+	assert.Contains(t, strings.ToLower(out), "switch", "the command says it switched back")
+	assert.Equal(t, "blue", a.activeColor())
+	waitColor(t, a, "blue")
+	at := <-switched
+	failed := res.FailedSince(at)
+	t.Logf("post-switch failure: %d of %d requests failed after the switch at %s (%d served by green)",
+		failed, res.Total, at.Format("15:04:05.000"), res.Counts["X-App-Color"]["green"])
+}
+
+// TestDeployMatchesTheActiveColoursScale: with the active colour scaled to 4 (as its HPA
+// would under load), deploy brings the idle colour to 4 before switching.
+func TestDeployMatchesTheActiveColoursScale(t *testing.T) {
+	a := newApp(t, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	// No metrics-server here, so the HPA holds any count between its min (2) and max (6).
+	a.kubectlRun("scale", "deployment/"+release+"-blue", "--replicas=4")
+	a.waitEndpoints(4, 2*time.Minute)
+
+	code, _, out := a.bluegreen(ctx, append([]string{"deploy", "--tag", stack.Versions[1]}, fastGates...)...)
+	require.Equal(t, 0, code, "deploy:\n%s", lastLines(out, 30))
+	assert.Equal(t, "green", a.activeColor())
+	_, ready := deploymentReplicas(t, a, "green")
+	assert.Equal(t, int32(4), ready, "green ready at the active colour's scale")
+	assert.Equal(t, 4, a.readyEndpointsNow(), "the Service has all four green pods")
+
+	var vals struct {
+		Green struct {
+			Replicas *int `json:"replicas"`
+		} `json:"green"`
+	}
+	outVals, err := helm.RunHelmCommandAndGetStdOutE(t, a.helm, "get", "values", release, "-o", "json")
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal([]byte(outVals), &vals))
+	require.NotNil(t, vals.Green.Replicas, "the parity is recorded in the release")
+	assert.Equal(t, 4, *vals.Green.Replicas)
+}
+
+// TestInterruptedCutoverConverges: the command is killed twice (while the idle colour rolls
+// out, and right after the switch); running it again each time converges on green, and not
+// one request fails along the way.
+func TestInterruptedCutoverConverges(t *testing.T) {
+	a := newApp(t, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 12*time.Minute)
+	defer cancel()
+	loadCtx, stopLoad := context.WithCancel(ctx)
+	defer stopLoad()
+	wait := load(loadCtx, t, true, 8*time.Minute)
+	deploy := append([]string{"deploy", "--tag", stack.Versions[1]}, fastGates...)
+
+	for _, kill := range []struct {
+		when string
+		cond func(ctx context.Context) bool
+	}{
+		{"while green rolls out", func(ctx context.Context) bool {
+			d, err := a.c.Clientset.AppsV1().Deployments(a.ns).Get(ctx, release+"-green", metav1.GetOptions{})
+			return err == nil && d.Status.Replicas > 0
+		}},
+		{"right after the switch", func(ctx context.Context) bool {
+			svc, err := a.c.Clientset.CoreV1().Services(a.ns).Get(ctx, release, metav1.GetOptions{})
+			return err == nil && svc.Spec.Selector["color"] == "green"
+		}},
+	} {
+		runCtx, stopRun := context.WithCancel(ctx)
+		go func() {
+			if waitUntil(runCtx, 20*time.Millisecond, kill.cond) == nil {
+				stopRun()
+			}
+		}()
+		code, _, out := a.bluegreen(runCtx, deploy...)
+		stopRun()
+		if code == 0 {
+			t.Logf("the run finished before it could be killed %s", kill.when)
+			continue
+		}
+		require.Equal(t, exitInterrupted, code, "killed %s:\n%s", kill.when, lastLines(out, 20))
+		assert.Contains(t, out, "bluegreen", "the interrupted run says how to continue")
+	}
+	code, _, out := a.bluegreen(ctx, deploy...)
+	require.Equal(t, 0, code, "the run after the interruptions:\n%s", lastLines(out, 30))
+	assert.Equal(t, "green", a.activeColor())
+	waitColor(t, a, "green")
+	stopLoad()
+	res := wait()
+	assert.Zero(t, res.Non2xx+res.TransportErrors, "requests failed across the interrupted cutover")
+}
+
+// readyEndpointsNow is the main Service's ready endpoint count.
+func (a *app) readyEndpointsNow() int {
+	a.t.Helper()
+	n, err := a.readyEndpoints(context.Background())
+	require.NoError(a.t, err)
+	return n
+}
+
+// waitUntil polls cond until it holds or ctx ends.
+func waitUntil(ctx context.Context, every time.Duration, cond func(context.Context) bool) error {
+	return wait.PollUntilContextCancel(ctx, every, true, func(ctx context.Context) (bool, error) {
+		return cond(ctx), nil
+	})
+}
