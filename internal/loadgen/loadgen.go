@@ -375,6 +375,20 @@ func rank(sorted []time.Duration, pct int) time.Duration {
 	return sorted[i-1]
 }
 
+// LatencyBetween summarises the latency of the requests started in [from, to), e.g. before,
+// during and after a cutover, and says how many there were. Transport errors have no latency
+// and are left out, as in Result.Latency.
+func (r Result) LatencyBetween(from, to time.Time) (Percentiles, int) {
+	var in []Sample
+	for _, s := range r.Samples {
+		if !s.Start.Before(from) && s.Start.Before(to) {
+			in = append(in, s)
+		}
+	}
+	_, _, _, p := stats(in, nil)
+	return p, len(in)
+}
+
 // Summary writes a short human-readable report.
 func (r Result) Summary(w io.Writer) {
 	fmt.Fprintf(w, "requests %d in %s: %.1f req/s, non-2xx %d, transport errors %d\n",

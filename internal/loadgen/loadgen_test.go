@@ -173,6 +173,22 @@ func TestSwitchLatencyFromTimeline(t *testing.T) {
 	}
 }
 
+func TestLatencyBetween(t *testing.T) {
+	t.Parallel()
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	at := func(ms int, lat time.Duration) Sample {
+		return Sample{Start: t0.Add(time.Duration(ms) * time.Millisecond), Code: 200, Latency: lat}
+	}
+	r := Result{Samples: []Sample{at(0, time.Millisecond), at(100, 2*time.Millisecond), at(200, 50*time.Millisecond), at(300, 3*time.Millisecond)}}
+	p, n := r.LatencyBetween(t0.Add(100*time.Millisecond), t0.Add(300*time.Millisecond))
+	if n != 2 || p.P50 != 2*time.Millisecond || p.Max != 50*time.Millisecond {
+		t.Errorf("between 100ms and 300ms: %d requests, %+v; want 2 requests, p50 2ms, max 50ms (the end is excluded)", n, p)
+	}
+	if _, n := r.LatencyBetween(t0.Add(time.Second), t0.Add(2*time.Second)); n != 0 {
+		t.Errorf("an empty window counted %d requests", n)
+	}
+}
+
 func TestOptionsMustBeBounded(t *testing.T) {
 	t.Parallel()
 	for _, o := range []Options{{URL: "http://127.0.0.1:1", MaxRequests: 1}, {URL: "http://127.0.0.1:1", Duration: time.Second}, {Duration: time.Second, MaxRequests: 1}} {

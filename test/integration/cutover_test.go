@@ -6,10 +6,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"slices"
-	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,62 +16,8 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
 
-	"github.com/ai-assistant-chart/ai-assistant-chart/internal/loadgen"
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/stack"
 )
-
-// switchEvent is the moment the main Service's selector changed colour.
-type switchEvent struct {
-	At    time.Time
-	Color string
-	How   string
-}
-
-// selectorWatch records every change of the main Service's colour, as the API server sees it.
-type selectorWatch struct {
-	mu     sync.Mutex
-	events []switchEvent
-	stop   context.CancelFunc
-	done   chan struct{}
-}
-
-// watchSelector polls the main Service every 20 ms (a watch would add its own delivery
-// delay to the figure) and records each colour change.
-func (a *app) watchSelector() *selectorWatch {
-	ctx, cancel := context.WithCancel(context.Background())
-	w := &selectorWatch{stop: cancel, done: make(chan struct{})}
-	go func() {
-		defer close(w.done)
-		last := ""
-		tick := time.NewTicker(20 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			svc, err := a.c.Clientset.CoreV1().Services(a.ns).Get(ctx, release, metav1.GetOptions{})
-			if err == nil && svc.Spec.Selector["color"] != last {
-				if last != "" {
-					w.mu.Lock()
-					w.events = append(w.events, switchEvent{At: time.Now(), Color: svc.Spec.Selector["color"]})
-					w.mu.Unlock()
-				}
-				last = svc.Spec.Selector["color"]
-			}
-			select {
-			case <-ctx.Done():
-				return
-			case <-tick.C:
-			}
-		}
-	}()
-	return w
-}
-
-func (w *selectorWatch) close() []switchEvent {
-	w.stop()
-	<-w.done
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return slices.Clone(w.events)
-}
 
 // patchSelector is the seed's way: a kubectl patch of the Service selector.
 func (a *app) patchSelector(color string) {
@@ -102,7 +45,7 @@ func TestCutoverUnderLoad(t *testing.T) {
 			defer cancel()
 			loadCtx, stopLoad := context.WithCancel(ctx)
 			defer stopLoad()
-			watch := a.watchSelector()
+			watch := stack.WatchSelector(a.c.Clientset, a.ns, release)
 			began := time.Now()
 			wait := load(loadCtx, t, keepAlive, 10*time.Minute)
 
@@ -138,23 +81,21 @@ func TestCutoverUnderLoad(t *testing.T) {
 			window(5 * time.Second) // the "after" figures
 			stopLoad()
 			res := wait()
-			events := watch.close()
-			for j := range events {
-				events[j].How = "bluegreen (helm upgrade)"
-				if j >= len(events)-2 {
-					events[j].How = "seed: kubectl patch"
-				}
-			}
+			events := watch.Stop()
 
 			t.Logf("%s: %d requests in %s, %d non-2xx, %d transport errors", mode, res.Total, time.Since(began).Round(time.Second), res.Non2xx, res.TransportErrors)
 			require.GreaterOrEqual(t, len(events), 7, "five cutovers and two patches seen on the Service")
-			for _, e := range events {
+			for j, e := range events {
+				how := "bluegreen (helm upgrade)"
+				if j >= len(events)-2 {
+					how = "seed: kubectl patch"
+				}
 				lat, err := res.SwitchLatency(e.At, "X-App-Color", e.Color)
 				if err != nil {
-					t.Errorf("switch to %s at %s (%s): responses never all came from %s: %v", e.Color, e.At.Format("15:04:05.000"), e.How, e.Color, err)
+					t.Errorf("switch to %s at %s (%s): responses never all came from %s: %v", e.Color, e.At.Format("15:04:05.000"), how, e.Color, err)
 					continue
 				}
-				t.Logf("switch to %-5s via %-24s traffic moved in %s", e.Color, e.How, lat.Round(time.Millisecond))
+				t.Logf("switch to %-5s via %-24s traffic moved in %s", e.Color, how, lat.Round(time.Millisecond))
 			}
 			for _, p := range []struct {
 				name     string
@@ -164,8 +105,8 @@ func TestCutoverUnderLoad(t *testing.T) {
 				{"during", firstSwitch, afterFinalize},
 				{"after", afterFinalize, res.Start.Add(res.Elapsed)},
 			} {
-				p50, p99, n := percentiles(res.Samples, p.from, p.to)
-				t.Logf("latency %-6s p50 %s p99 %s (%d requests)", p.name, p50, p99, n)
+				lat, n := res.LatencyBetween(p.from, p.to)
+				t.Logf("latency %-6s p50 %s p99 %s (%d requests)", p.name, lat.P50.Round(100*time.Microsecond), lat.P99.Round(100*time.Microsecond), n)
 			}
 			assert.Zero(t, res.Non2xx+res.TransportErrors, "requests failed during the cutovers (%s)", mode)
 			assert.GreaterOrEqual(t, res.RequestsPerSecond, 180.0, "the load kept its rate")
@@ -200,22 +141,4 @@ func waitColor(t *testing.T, a *app, color string) {
 // measurement; nothing waits on it for a state change.
 func window(d time.Duration) {
 	<-time.After(d)
-}
-
-// percentiles of the successful requests started in [from, to).
-func percentiles(samples []loadgen.Sample, from, to time.Time) (p50, p99 time.Duration, n int) {
-	var lat []time.Duration
-	for _, s := range samples {
-		if !s.Start.Before(from) && s.Start.Before(to) {
-			lat = append(lat, s.Latency)
-		}
-	}
-	if len(lat) == 0 {
-		return 0, 0, 0
-	}
-	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
-	at := func(q float64) time.Duration {
-		return lat[min(len(lat)-1, int(q*float64(len(lat))))].Round(100 * time.Microsecond)
-	}
-	return at(0.50), at(0.99), len(lat)
 }
