@@ -142,10 +142,10 @@ func (b *Builder) nodeImage(ctx context.Context, nodeBase, tag string, set Image
 		}); err != nil {
 			return fmt.Errorf("containerd in the build container did not stop: %w", err)
 		}
+		// ENV container=docker and STOPSIGNAL come from the node base (docker 20.10's commit
+		// cannot set STOPSIGNAL); only the entrypoint the build overrode is put back.
 		return st.Cmd(ctx, nil, "", nil, "docker", "commit",
 			"--change", `ENTRYPOINT ["/usr/local/bin/entrypoint", "/sbin/init"]`,
-			"--change", "ENV container=docker",
-			"--change", "STOPSIGNAL SIGRTMIN+3",
 			name, tag)
 	})
 }
