@@ -1,0 +1,27 @@
+// Command demo is `make demo`: cluster, images, install, a cutover under load, and a report.
+// The cluster stays up; `make demo-down` removes it.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+
+	"github.com/ai-assistant-chart/ai-assistant-chart/internal/demo"
+)
+
+func main() {
+	root, err := filepath.Abs(".")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "error:", err)
+		os.Exit(1)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if err := demo.Run(ctx, demo.Options{RepoRoot: root, Out: os.Stdout}); err != nil {
+		fmt.Fprintln(os.Stderr, "error:", err)
+		os.Exit(1)
+	}
+}
