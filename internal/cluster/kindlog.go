@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"fmt"
+	"strings"
 
 	"sigs.k8s.io/kind/pkg/apis/config/defaults"
 	"sigs.k8s.io/kind/pkg/log"
@@ -29,8 +30,9 @@ type kindInfo struct {
 }
 
 func (i kindInfo) Info(message string) {
-	if i.enabled {
-		i.logf("kind: %s", message)
+	// kind's status lines end in newlines of their own; blank ones carry nothing.
+	if m := strings.TrimSpace(message); i.enabled && m != "" {
+		i.logf("kind: %s", m)
 	}
 }
 
