@@ -202,9 +202,12 @@ func clusterServerDeployment(name, image string, replicas int32, spread bool) *a
 		},
 	}
 	if spread {
+		// Honor taints: the tainted control plane is no domain to spread over, else it counts
+		// with zero pods and caps each worker at one.
+		honor := corev1.NodeInclusionPolicyHonor
 		d.Spec.Template.Spec.TopologySpreadConstraints = []corev1.TopologySpreadConstraint{{
 			MaxSkew: 1, TopologyKey: "kubernetes.io/hostname", WhenUnsatisfiable: corev1.DoNotSchedule,
-			LabelSelector: &metav1.LabelSelector{MatchLabels: labels},
+			LabelSelector: &metav1.LabelSelector{MatchLabels: labels}, NodeTaintsPolicy: &honor,
 		}}
 	}
 	return d

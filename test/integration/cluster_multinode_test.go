@@ -90,7 +90,8 @@ func TestClusterMultiNode(t *testing.T) {
 
 	// The Service answers from pods on both workers: kube-proxy on the control plane forwards
 	// to pods on other nodes, through podnet's routes.
-	client := &http.Client{Timeout: 2 * time.Second}
+	// No keep-alive: each request is a new connection, so kube-proxy picks a backend anew.
+	client := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 	seen := map[string]bool{}
 	for i := 0; i < 60 && len(seen) < 2; i++ {
 		if body, err := clusterGet(client, url); err == nil {
