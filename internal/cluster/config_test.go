@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"errors"
 	"strings"
 	"testing"
 
@@ -64,5 +65,17 @@ func TestKindConfig(t *testing.T) {
 		if n.Image != "img:1" {
 			t.Errorf("node image = %q, want img:1", n.Image)
 		}
+	}
+}
+
+func TestOnlyCrictlFailures(t *testing.T) {
+	t.Parallel()
+	crictl := errors.New(`[command "docker exec --privileged n1 crictl images" failed with error: exit status 126, command "docker exec --privileged n2 crictl images" failed with error: exit status 126]`)
+	if !onlyCrictlFailures(crictl) {
+		t.Errorf("crictl-only failures counted as real: %v", crictl)
+	}
+	mixed := errors.New(`[command "docker exec --privileged n1 crictl images" failed with error: exit status 126, command "docker exec --privileged n1 journalctl --no-pager" failed with error: exit status 1]`)
+	if onlyCrictlFailures(mixed) {
+		t.Errorf("a journalctl failure was ignored: %v", mixed)
 	}
 }
