@@ -59,6 +59,21 @@ func (s *Steps) Run(ctx context.Context, name string, fn func(ctx context.Contex
 	defer f.Close()
 	s.Logf("step %s ...", name)
 	began := time.Now()
+	// A heartbeat, so a ten-minute Go build is not a silent one.
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		t := time.NewTicker(30 * time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				s.Logf("step %s still running (%s, log %s)", name, time.Since(began).Round(time.Second), logPath)
+			}
+		}
+	}()
 	if err := fn(ctx, &Step{Name: name, LogPath: logPath, log: f}); err != nil {
 		s.Logf("step %s FAILED after %s (log: %s)", name, time.Since(began).Round(100*time.Millisecond), logPath)
 		return fmt.Errorf("step %s failed (log %s): %w", name, logPath, err)

@@ -20,7 +20,7 @@ var kubernetesCommands = []string{"kubeadm", "kubelet", "kubectl", "kube-apiserv
 var SourceDirs = []string{"internal/kindnode", "internal/debimage", "hack/kindnode/pause", "internal/podnet", "cmd/podnet"}
 
 // sourceExcluded are Go files under SourceDirs that do not shape the node image.
-var sourceExcluded = map[string]bool{"internal/debimage/services.go": true}
+var sourceExcluded = map[string]bool{"internal/debimage/services.go": true, "internal/debimage/steps.go": true}
 
 // Tag returns the node image's tag for the current inputs, without building anything.
 func (b *Builder) Tag(ctx context.Context) (string, error) {
@@ -106,7 +106,22 @@ func (b *Builder) Build(ctx context.Context) (string, error) {
 		return "", err
 	}
 	b.steps.Logf("node image %s built in %s (%d MB)", tag, time.Since(began).Round(time.Second), debimage.ImageSize(ctx, tag)>>20)
+	b.pruneOld(ctx, tag)
 	return tag, nil
+}
+
+// pruneOld removes older node images (1.4 GB each); one a cluster still runs on stays, since
+// docker refuses to remove an image in use without force.
+func (b *Builder) pruneOld(ctx context.Context, keep string) {
+	out, err := exec.CommandContext(ctx, "docker", "images", b.opts.Repository, "--format", "{{.Repository}}:{{.Tag}}").Output()
+	if err != nil {
+		return
+	}
+	for _, ref := range strings.Fields(string(out)) {
+		if ref != keep && exec.CommandContext(ctx, "docker", "rmi", ref).Run() == nil {
+			b.steps.Logf("removed old node image %s", ref)
+		}
+	}
 }
 
 func (b *Builder) buildNode(ctx context.Context, tag string) error {
