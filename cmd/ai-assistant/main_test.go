@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -56,7 +57,7 @@ func TestHealthcheckSubcommand(t *testing.T) {
 	code.Store(200)
 	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.WriteHeader(int(code.Load()))
-		io.WriteString(w, `{"status":"not_ready","checks":{"database":{"status":"failed"}}}`)
+		_, _ = io.WriteString(w, `{"status":"not_ready","checks":{"database":{"status":"failed"}}}`)
 	}))
 	defer ts.Close()
 
@@ -127,7 +128,7 @@ func TestSIGTERMDrains(t *testing.T) {
 			inflight <- -1
 			return
 		}
-		io.Copy(io.Discard, resp.Body)
+		_, _ = io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
 		inflight <- resp.StatusCode
 	}()
@@ -173,7 +174,7 @@ func exitCode(err error) int {
 	if err == nil {
 		return 0
 	}
-	if ee, ok := err.(*exec.ExitError); ok {
+	if ee := (*exec.ExitError)(nil); errors.As(err, &ee) {
 		return ee.ExitCode()
 	}
 	return -1

@@ -60,7 +60,7 @@ func TestTarballLoadsWithRightConfig(t *testing.T) {
 	if _, ok := cf.Config.ExposedPorts["8000/tcp"]; !ok {
 		t.Errorf("exposed ports = %v, want 8000/tcp", cf.Config.ExposedPorts)
 	}
-	if !cf.Created.Time.Equal(time.Unix(0, 0)) {
+	if !cf.Created.Equal(time.Unix(0, 0)) {
 		t.Errorf("created = %s, want the fixed epoch", cf.Created)
 	}
 

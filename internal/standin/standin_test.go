@@ -93,7 +93,8 @@ func TestHangReleasedByClientOrReset(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
 	req, _ := http.NewRequestWithContext(ctx, "GET", url+"/scope/green/v1/models", nil)
-	if _, err := http.DefaultClient.Do(req); err == nil {
+	if resp, err := http.DefaultClient.Do(req); err == nil {
+		resp.Body.Close()
 		t.Fatal("hanging scope answered before the client's timeout")
 	}
 	done := make(chan int, 1)

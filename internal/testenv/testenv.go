@@ -6,7 +6,6 @@ package testenv
 
 import (
 	"context"
-	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -161,14 +160,3 @@ func openDir(t testing.TB) string {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
-
-func dialCheck(port int) func(ctx context.Context) error {
-	return func(ctx context.Context) error {
-		var d net.Dialer
-		c, err := d.DialContext(ctx, "tcp", net.JoinHostPort("127.0.0.1", itoa(port)))
-		if err != nil {
-			return fmt.Errorf("dial: %w", err)
-		}
-		return c.Close()
-	}
-}

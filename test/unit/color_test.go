@@ -94,11 +94,10 @@ func TestEachColourHasItsOwnImage(t *testing.T) {
 func TestReplicasFollowAutoscalingOrTheColoursOverride(t *testing.T) {
 	t.Parallel()
 	type colour struct {
-		replicas    *int32 // spec.replicas; nil = absent
-		hpa         bool
-		hpaMin      int32
-		pdb         bool
-		deployExist bool
+		replicas *int32 // spec.replicas; nil = absent
+		hpa      bool
+		hpaMin   int32
+		pdb      bool
 	}
 	for _, tc := range []struct {
 		name        string
