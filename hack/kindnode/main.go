@@ -62,19 +62,12 @@ func runServices(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	steps := debimage.NewSteps(logf, filepath.Join(root, ".cache", "kindnode", "logs"))
-	base, err := debimage.EnsureBase(ctx, steps, debimage.BaseOptions{WorkDir: filepath.Join(root, ".cache", "kindnode", "tmp")})
+	pg, redis, err := debimage.EnsureServiceImages(ctx, filepath.Join(root, ".cache", "kindnode"), filepath.Join(root, ".cache", "images"), logf)
 	if err != nil {
 		return err
 	}
-	out := filepath.Join(root, ".cache", "images")
-	for _, ensure := range []func(context.Context, *debimage.Steps, string, string) (debimage.Image, error){debimage.EnsurePostgres, debimage.EnsureRedis} {
-		img, err := ensure(ctx, steps, base, out)
-		if err != nil {
-			return err
-		}
-		fmt.Println(img)
-	}
+	fmt.Println(pg)
+	fmt.Println(redis)
 	return nil
 }
 

@@ -13,4 +13,11 @@
 //	base, err := debimage.EnsureBase(ctx, steps, debimage.BaseOptions{})
 //	pg, err := debimage.EnsurePostgres(ctx, steps, base, outDir) // tag + tarball path
 //	rd, err := debimage.EnsureRedis(ctx, steps, base, outDir)
+//	pg, rd, err = debimage.EnsureServiceImages(ctx, ".cache/kindnode", ".cache/images", logf)
+//
+// The PostgreSQL image (15, Debian's) runs as UID 999 and needs POSTGRES_PASSWORD on its first
+// start (POSTGRES_USER, POSTGRES_DB optional); PGDATA is /var/lib/postgresql/data/pgdata, so
+// mount a volume at /var/lib/postgresql/data, and an emptyDir at /tmp (its socket) when the
+// root filesystem is read-only. The Redis image runs as UID 999, listens on 6379 with
+// REDIS_PASSWORD as its password when set, and keeps nothing on disk.
 package debimage

@@ -163,3 +163,20 @@ func ensureService(ctx context.Context, steps *Steps, s serviceImage, base, outD
 
 // String prints the image as "ref tarball".
 func (i Image) String() string { return strings.Join([]string{i.Ref, i.Tarball}, " ") }
+
+// EnsureServiceImages builds (when missing) the Debian base, then the PostgreSQL and Redis
+// images, keeping step logs in cacheDir/logs and tarballs in imagesDir.
+func EnsureServiceImages(ctx context.Context, cacheDir, imagesDir string, logf Logf) (postgres, redis Image, err error) {
+	steps := NewSteps(logf, filepath.Join(cacheDir, "logs"))
+	base, err := EnsureBase(ctx, steps, BaseOptions{WorkDir: filepath.Join(cacheDir, "tmp")})
+	if err != nil {
+		return Image{}, Image{}, err
+	}
+	if postgres, err = EnsurePostgres(ctx, steps, base, imagesDir); err != nil {
+		return Image{}, Image{}, err
+	}
+	if redis, err = EnsureRedis(ctx, steps, base, imagesDir); err != nil {
+		return Image{}, Image{}, err
+	}
+	return postgres, redis, nil
+}
