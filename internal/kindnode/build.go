@@ -16,11 +16,10 @@ import (
 // kubernetesCommands are the binaries built from k8s.io/kubernetes.
 var kubernetesCommands = []string{"kubeadm", "kubelet", "kubectl", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kube-proxy"}
 
-// SourceDirs are the repository directories whose Go files are inputs of the node image.
-var SourceDirs = []string{"internal/kindnode", "internal/debimage", "hack/kindnode/pause", "internal/podnet", "cmd/podnet"}
-
-// sourceExcluded are Go files under SourceDirs that do not shape the node image.
-var sourceExcluded = map[string]bool{"internal/debimage/services.go": true, "internal/debimage/steps.go": true}
+// SourceDirs are the repository directories whose Go files are inputs of the node image. The
+// debian base is an input through its tag; of package debimage only the docker build shapes
+// the image.
+var SourceDirs = []string{"internal/kindnode", "hack/kindnode/pause", "internal/podnet", "cmd/podnet", "internal/debimage/docker.go"}
 
 // Tag returns the node image's tag for the current inputs, without building anything.
 func (b *Builder) Tag(ctx context.Context) (string, error) {
@@ -57,7 +56,7 @@ func (b *Builder) Tag(ctx context.Context) (string, error) {
 	return fmt.Sprintf("%s:%s-%s", b.opts.Repository, b.opts.KubernetesVersion, h), nil
 }
 
-// sourceFiles lists the non-test Go files under dirs, relative to root.
+// sourceFiles lists the non-test Go files under dirs (a directory or a file), relative to root.
 func sourceFiles(root string, dirs []string) ([]string, error) {
 	var files []string
 	for _, d := range dirs {
@@ -65,13 +64,12 @@ func sourceFiles(root string, dirs []string) ([]string, error) {
 			if err != nil {
 				return err
 			}
-			if e.IsDir() || !strings.HasSuffix(p, ".go") || strings.HasSuffix(p, "_test.go") {
+			// Tests and package docs do not shape the image.
+			if e.IsDir() || !strings.HasSuffix(p, ".go") || strings.HasSuffix(p, "_test.go") || e.Name() == "doc.go" {
 				return nil
 			}
 			rel, err := filepath.Rel(root, p)
-			if !sourceExcluded[filepath.ToSlash(rel)] {
-				files = append(files, rel)
-			}
+			files = append(files, rel)
 			return err
 		})
 		if err != nil && !os.IsNotExist(err) {
@@ -113,16 +111,22 @@ func (b *Builder) Build(ctx context.Context) (string, error) {
 // pruneOld removes older node images (1.4 GB each); one a cluster still runs on stays, since
 // docker refuses to remove an image in use without force.
 func (b *Builder) pruneOld(ctx context.Context, keep string) {
-	out, err := exec.CommandContext(ctx, "docker", "images", b.opts.Repository, "--format", "{{.Repository}}:{{.Tag}}").Output()
-	if err != nil {
-		return
-	}
-	for _, ref := range strings.Fields(string(out)) {
-		if ref != keep && exec.CommandContext(ctx, "docker", "rmi", ref).Run() == nil {
-			b.steps.Logf("removed old node image %s", ref)
+	tag := keep[strings.LastIndex(keep, ":")+1:]
+	for _, repo := range []string{b.opts.Repository, podnetRepository} {
+		out, err := exec.CommandContext(ctx, "docker", "images", repo, "--format", "{{.Repository}}:{{.Tag}}").Output()
+		if err != nil {
+			continue
+		}
+		for _, ref := range strings.Fields(string(out)) {
+			if !strings.HasSuffix(ref, ":"+tag) && exec.CommandContext(ctx, "docker", "rmi", ref).Run() == nil {
+				b.steps.Logf("removed old image %s", ref)
+			}
 		}
 	}
 }
+
+// podnetRepository names the pod-network agent's image; its tag is the node image's.
+const podnetRepository = "ai-assistant-podnet"
 
 func (b *Builder) buildNode(ctx context.Context, tag string) error {
 	kind, err := mainModuleDep(ctx, b.opts.RepoRoot, kindModule)
@@ -158,7 +162,7 @@ func (b *Builder) buildNode(ctx context.Context, tag string) error {
 		return err
 	}
 	// The agent's image is named after the node image, so each node image preloads its own.
-	images.PodNet = "ai-assistant-podnet:" + tag[strings.LastIndex(tag, ":")+1:]
+	images.PodNet = podnetRepository + ":" + tag[strings.LastIndex(tag, ":")+1:]
 	if err := b.componentImages(ctx, base, images, k8sBin, etcdBin, corednsBin, ownBin); err != nil {
 		return err
 	}
