@@ -218,6 +218,14 @@ func (r *run) waitReady(ctx context.Context, st *State, to Color) ([]corev1.Pod,
 		w := gate.Rollout{Kube: r.c.Kube, Namespace: r.c.Namespace, Interval: r.c.PollInterval, Log: r.c.Log}
 		var err error
 		pods, err = w.Wait(wctx, cs.Deployment, want, cs.Image)
+		if err != nil && ctx.Err() == nil {
+			// Name the failing check, not just the timeout: ask an unready pod's /ready.
+			dctx, dcancel := context.WithTimeout(ctx, 15*time.Second)
+			defer dcancel()
+			if why := w.Unready(dctx, cs.Deployment, r.c.Prober, podPort(st), "/ready"); why != "" {
+				err = fmt.Errorf("%w; %s", err, why)
+			}
+		}
 		return fmt.Sprintf("%d pods ready", len(pods)), false, err
 	})
 	return pods, err

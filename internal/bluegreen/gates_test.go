@@ -20,6 +20,7 @@ func TestGateFailureKeepsTraffic(t *testing.T) {
 		setup     func(*fakecluster.Cluster)
 		scaleDown bool
 		wantCheck string
+		wantAlso  string
 	}{
 		{
 			name: "pod /ready answers 503",
@@ -40,9 +41,14 @@ func TestGateFailureKeepsTraffic(t *testing.T) {
 			wantCheck: "service/ai-assistant-preview:http GET /health",
 		},
 		{
-			name:      "pods never Ready",
-			setup:     func(c *fakecluster.Cluster) { c.NotReady["green"] = true },
+			// The timeout alone says nothing: the error carries an unready pod's /ready answer.
+			name: "pods never Ready",
+			setup: func(c *fakecluster.Cluster) {
+				c.NotReady["green"] = true
+				c.Respond = func(p fakecluster.Probe) (int, bool) { return 503, p.Color == "green" && p.Path == "/ready" }
+			},
 			wantCheck: "wait for deployment ai-assistant-green",
+			wantAlso:  `GET /ready: 503 {"status":"not_ready"`,
 		},
 		{
 			name: "failing colour is scaled down on request",
@@ -63,6 +69,7 @@ func TestGateFailureKeepsTraffic(t *testing.T) {
 
 			require.ErrorIs(t, err, bluegreen.ErrGateFailed)
 			assert.Contains(t, err.Error(), tc.wantCheck, "the error names the failed check")
+			assert.Contains(t, err.Error(), tc.wantAlso)
 			assert.Equal(t, "gate-failed", res.Outcome)
 			assert.Equal(t, bluegreen.Blue, f.status().Active, "traffic is untouched")
 			assert.Equal(t, "blue", f.serviceColor())

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -108,6 +109,41 @@ func (r Rollout) check(ctx context.Context, name string, want int32, image strin
 		return false, fmt.Sprintf("%d/%d pods Ready with the new image", len(ready), want), nil, nil
 	}
 	return true, fmt.Sprintf("%d/%d ready", len(ready), want), ready, nil
+}
+
+// Unready says why a Deployment's pods are not Ready, after a rollout wait gave up: for each
+// live pod that is not Ready, its readiness endpoint's answer (the server names the failing
+// check there) or, when that cannot be reached, the container's waiting reason. Best effort:
+// an empty string when nothing more is known.
+func (r Rollout) Unready(ctx context.Context, deployment string, p Prober, port, path string) string {
+	d, err := r.Kube.AppsV1().Deployments(r.Namespace).Get(ctx, deployment, metav1.GetOptions{})
+	if err != nil {
+		return ""
+	}
+	pods, err := PodsOf(ctx, r.Kube, d)
+	if err != nil {
+		return ""
+	}
+	var why []string
+	for _, pod := range pods {
+		if PodReady(pod) {
+			continue
+		}
+		if resp, err := p.Pod(ctx, r.Namespace, pod.Name, port, path); err == nil {
+			why = append(why, fmt.Sprintf("pod %s GET %s: %d %s", pod.Name, path, resp.Status, snippet(resp.Body)))
+			continue
+		}
+		for _, cs := range pod.Status.ContainerStatuses {
+			if w := cs.State.Waiting; w != nil {
+				why = append(why, fmt.Sprintf("pod %s container %s: %s %s", pod.Name, cs.Name, w.Reason, w.Message))
+			}
+		}
+	}
+	sort.Strings(why)
+	if len(why) > 3 {
+		why = append(why[:3], fmt.Sprintf("and %d more", len(why)-3))
+	}
+	return strings.Join(why, "; ")
 }
 
 // PodsOf lists the live (not terminating) pods a Deployment's selector matches, by name.
