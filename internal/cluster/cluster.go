@@ -135,7 +135,8 @@ func Ensure(ctx context.Context, o Options) (*Cluster, error) {
 			existing = nil
 		}
 	}
-	if !slices.Contains(existing, o.Name) {
+	created := !slices.Contains(existing, o.Name)
+	if created {
 		if err := c.create(ctx, o, image); err != nil {
 			return nil, err
 		}
@@ -147,7 +148,24 @@ func Ensure(ctx context.Context, o Options) (*Cluster, error) {
 		return nil, err
 	}
 	if err := c.waitReady(ctx, o.Workers+1, o.ReadyTimeout); err != nil {
-		return nil, err
+		if created {
+			return nil, err
+		}
+		// A reused cluster whose API answers but whose nodes do not come Ready (say its node
+		// containers restarted with dockerd) is made anew once.
+		c.log("reused cluster %s is not ready (%v): deleting it to create it anew", c.Name, err)
+		if err := c.Delete(); err != nil {
+			return nil, err
+		}
+		if err := c.create(ctx, o, image); err != nil {
+			return nil, err
+		}
+		if err := c.connect(); err != nil {
+			return nil, err
+		}
+		if err := c.waitReady(ctx, o.Workers+1, o.ReadyTimeout); err != nil {
+			return nil, err
+		}
 	}
 	c.log("cluster %s ready (kubeconfig %s)", c.Name, c.KubeconfigPath)
 	return c, nil
