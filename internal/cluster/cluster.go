@@ -147,7 +147,12 @@ func Ensure(ctx context.Context, o Options) (*Cluster, error) {
 	if c.Kubectl, err = kubectlFor(ctx, builder, image, offline); err != nil {
 		return nil, err
 	}
-	if err := c.waitReady(ctx, o.Workers+1, o.ReadyTimeout); err != nil {
+	// A healthy reused cluster is ready at once: do not wait long before making it anew.
+	timeout := o.ReadyTimeout
+	if !created && timeout > 90*time.Second {
+		timeout = 90 * time.Second
+	}
+	if err := c.waitReady(ctx, o.Workers+1, timeout); err != nil {
 		if created {
 			return nil, err
 		}
