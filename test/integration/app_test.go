@@ -68,6 +68,11 @@ func appCluster(t *testing.T) (*cluster.Cluster, stack.Images) {
 		if suiteErr = suiteCluster.LoadImageArchives(ctx, suiteImages.Tarballs()...); suiteErr != nil {
 			return
 		}
+		// The cutover command checks node.status.images, which the kubelet refreshes on its
+		// own schedule: wait until every node reports the server images.
+		if suiteErr = waitNodesReport(ctx, suiteCluster, suiteImages); suiteErr != nil {
+			return
+		}
 		suiteErr = os.Setenv("PATH", strings.Join([]string{filepath.Join(repoRoot, "bin"), filepath.Dir(suiteCluster.Kubectl), os.Getenv("PATH")}, string(os.PathListSeparator)))
 	})
 	require.NoError(t, suiteErr, "set up the cluster and images (hack/cluster.sh up shows the build)")
@@ -75,6 +80,36 @@ func appCluster(t *testing.T) (*cluster.Cluster, stack.Images) {
 		t.Fatalf("bin/helm missing: run `make tools` (%v)", err)
 	}
 	return suiteCluster, suiteImages
+}
+
+// waitNodesReport waits, bounded, until every node lists every server image in its status.
+func waitNodesReport(ctx context.Context, c *cluster.Cluster, imgs stack.Images) error {
+	var missing string
+	err := wait.PollUntilContextTimeout(ctx, time.Second, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
+		nodes, err := c.Clientset.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return false, nil
+		}
+		for _, n := range nodes.Items {
+			have := map[string]bool{}
+			for _, img := range n.Status.Images {
+				for _, name := range img.Names {
+					have[name[strings.LastIndex(name, "/")+1:]] = true
+				}
+			}
+			for _, v := range stack.Versions {
+				if ref := imgs.Server[v].Ref; !have[ref] {
+					missing = fmt.Sprintf("%s on node %s", ref, n.Name)
+					return false, nil
+				}
+			}
+		}
+		return true, nil
+	})
+	if err != nil {
+		return fmt.Errorf("nodes never reported %s in their status: %w", missing, err)
+	}
+	return nil
 }
 
 // app is one release of the chart in its own namespace, with its dependencies.
