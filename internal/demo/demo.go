@@ -26,6 +26,10 @@ import (
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/stack"
 )
 
+// DefaultNamespace is where the demo installs (the seed's namespace). Its Services hold the
+// loopback node ports the integration tests also use.
+const DefaultNamespace = "ai-assistant"
+
 // Options configure a demo run.
 type Options struct {
 	RepoRoot  string
@@ -39,7 +43,7 @@ type Options struct {
 // Run performs the demo and writes its progress and report to o.Out.
 func Run(ctx context.Context, o Options) error {
 	if o.Namespace == "" {
-		o.Namespace = "ai-assistant"
+		o.Namespace = DefaultNamespace
 	}
 	if o.Release == "" {
 		o.Release = "ai-assistant"
@@ -159,9 +163,9 @@ The cluster and the release stay up.
 	return nil
 }
 
-// recreateNamespace deletes the namespace if it exists, waits until it is gone (its node
-// ports are reused) and creates it enforcing Pod Security "restricted".
-func recreateNamespace(ctx context.Context, c *cluster.Cluster, ns string) error {
+// RemoveNamespace deletes a namespace if it exists and waits, bounded, until it is gone, so
+// the node ports its Services held are free again.
+func RemoveNamespace(ctx context.Context, c *cluster.Cluster, ns string) error {
 	nsClient := c.Clientset.CoreV1().Namespaces()
 	if err := nsClient.Delete(ctx, ns, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
 		return fmt.Errorf("delete namespace %s: %w", ns, err)
@@ -173,7 +177,15 @@ func recreateNamespace(ctx context.Context, c *cluster.Cluster, ns string) error
 	if err != nil {
 		return fmt.Errorf("namespace %s still terminating: %w", ns, err)
 	}
-	_, err = nsClient.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns, Labels: map[string]string{
+	return nil
+}
+
+// recreateNamespace removes the namespace and creates it enforcing Pod Security "restricted".
+func recreateNamespace(ctx context.Context, c *cluster.Cluster, ns string) error {
+	if err := RemoveNamespace(ctx, c, ns); err != nil {
+		return err
+	}
+	_, err := c.Clientset.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns, Labels: map[string]string{
 		"pod-security.kubernetes.io/enforce": "restricted",
 	}}}, metav1.CreateOptions{})
 	if err != nil {

@@ -100,7 +100,18 @@ var ErrNotSwitched = errors.New("responses never settled on the wanted value")
 // header=want: the start of the first request of the final all-matching run, minus since.
 // Failed requests count as not matching. 0 means every request sent after since matched.
 func (r Result) SwitchLatency(since time.Time, header, want string) (time.Duration, error) {
+	return r.SwitchLatencyWithin(since, time.Time{}, header, want)
+}
+
+// SwitchLatencyWithin is SwitchLatency over the requests sent before until (the zero time:
+// no bound), for a run in which traffic switches several times: each switch is measured up
+// to the next one.
+func (r Result) SwitchLatencyWithin(since, until time.Time, header, want string) (time.Duration, error) {
 	after := r.since(since)
+	if !until.IsZero() {
+		n := sort.Search(len(after), func(i int) bool { return !after[i].Start.Before(until) })
+		after = after[:n]
+	}
 	if len(after) == 0 {
 		return 0, fmt.Errorf("no request was sent after %s", since.Format(time.RFC3339Nano))
 	}

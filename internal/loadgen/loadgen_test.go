@@ -168,6 +168,14 @@ func TestSwitchLatencyFromTimeline(t *testing.T) {
 	if _, err := r.SwitchLatency(t0.Add(time.Second), "X-App-Color", "green"); err == nil {
 		t.Errorf("no samples after the instant: want an error")
 	}
+	// Bounded by a later switch back to blue at 650ms, the switch at 150ms settled at 600ms.
+	r.Samples = append(r.Samples, s(800, "blue", 200), s(900, "blue", 200))
+	if _, err := r.SwitchLatency(t0.Add(150*time.Millisecond), "X-App-Color", "green"); err == nil {
+		t.Errorf("unbounded: a later switch back to blue must read as not switched")
+	}
+	if lat, err := r.SwitchLatencyWithin(t0.Add(150*time.Millisecond), t0.Add(650*time.Millisecond), "X-App-Color", "green"); err != nil || lat != 450*time.Millisecond {
+		t.Errorf("within [150ms, 650ms) = %s, %v; want 450ms", lat, err)
+	}
 	if n := r.FailedSince(t0.Add(450 * time.Millisecond)); n != 1 {
 		t.Errorf("failed since 450ms = %d, want 1", n)
 	}

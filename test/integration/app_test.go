@@ -27,6 +27,7 @@ import (
 
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/cli"
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/cluster"
+	"github.com/ai-assistant-chart/ai-assistant-chart/internal/demo"
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/loadgen"
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/stack"
 )
@@ -63,6 +64,11 @@ func appCluster(t *testing.T) (*cluster.Cluster, stack.Images) {
 			return
 		}
 		if suiteCluster, suiteErr = cluster.Ensure(ctx, cluster.Options{Logger: logf, RepoRoot: repoRoot}); suiteErr != nil {
+			return
+		}
+		// A demo left running holds the node ports every test release needs.
+		logf("removing namespace %s if `make demo` left it (its node ports are the tests')", demo.DefaultNamespace)
+		if suiteErr = demo.RemoveNamespace(ctx, suiteCluster, demo.DefaultNamespace); suiteErr != nil {
 			return
 		}
 		if suiteErr = suiteCluster.LoadImageArchives(ctx, suiteImages.Tarballs()...); suiteErr != nil {
