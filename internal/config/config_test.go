@@ -36,7 +36,7 @@ func TestSeedConfigMapAndSecret(t *testing.T) {
 	got, err := Load(env(
 		"LOG_LEVEL", "INFO", "CORS_ORIGINS", "https://app.your-domain.com", "DEFAULT_MODEL", "deepseek-chat",
 		"MAX_TOKENS", "4096", "VECTOR_DB_HOST", "milvus-service", "VECTOR_DB_PORT", "19530", "CHUNK_SIZE", "512",
-		"LANGFUSE_HOST", "https://cloud.langfuse.com", "PROMETHEUS_ENABLED", "true",
+		"LANGFUSE_HOST", "https://langfuse.example.com", "PROMETHEUS_ENABLED", "true",
 		"DATABASE_URL", "postgresql://user:pass@postgres:5432/ai_assistant", "REDIS_URL", "redis://redis:6379/0",
 		"OPENAI_API_KEY", "sk-openai", "DEEPSEEK_API_KEY", "sk-deepseek", "APP_COLOR", "green",
 		"LLM_BASE_URL", "http://llm-standin/scope/green/v1/", "HTTP_MAX_CONNECTION_REQUESTS", "100",
@@ -47,7 +47,7 @@ func TestSeedConfigMapAndSecret(t *testing.T) {
 	want := Defaults()
 	want.CORSOrigins = []string{"https://app.your-domain.com"}
 	want.VectorDBHost = "milvus-service"
-	want.LangfuseHost = "https://cloud.langfuse.com"
+	want.LangfuseHost = "https://langfuse.example.com"
 	want.DatabaseURL = "postgresql://user:pass@postgres:5432/ai_assistant"
 	want.RedisURL = "redis://redis:6379/0"
 	want.LLMAPIKey = "sk-deepseek" // DEEPSEEK_API_KEY wins over OPENAI_API_KEY
@@ -94,7 +94,7 @@ func TestBadValuesNameTheVariable(t *testing.T) {
 		{"log level", "LOG_LEVEL", "LOUD"},
 		{"colour", "APP_COLOR", "red"},
 		{"cors origin with path", "CORS_ORIGINS", "https://a.example/path"},
-		{"langfuse not a URL", "LANGFUSE_HOST", "cloud.langfuse.com"},
+		{"langfuse not a URL", "LANGFUSE_HOST", "langfuse.example.com"},
 		{"llm base not http", "LLM_BASE_URL", "ftp://llm/v1"},
 		{"prometheus flag", "PROMETHEUS_ENABLED", "maybe"},
 		{"database url", "DATABASE_URL", "postgres://u:hunter2@[::1"},
