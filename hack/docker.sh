@@ -53,6 +53,18 @@ if docker info >/dev/null 2>&1; then
   die "dockerd is running with default runtime ${current}, but this machine needs ${want_runtime} (CapBnd lacks CAP_SYS_RESOURCE): stop dockerd and rerun ${BASH_SOURCE[0]}"
 fi
 
+# A dockerd that does not answer may still be shutting down (stopping its containers takes
+# seconds): a second one would fail on its pid file and socket, so wait for it to go first.
+deadline=$((SECONDS + 60))
+while pgrep -x dockerd >/dev/null; do
+  if docker info >/dev/null 2>&1; then
+    step "dockerd answered after all"
+    exec "${BASH_SOURCE[0]}"
+  fi
+  ((SECONDS < deadline)) || die "a dockerd process neither answers nor exits (pid $(pgrep -x dockerd | tr '\n' ' ')): stop it and rerun ${BASH_SOURCE[0]}"
+  sleep 0.5
+done
+
 args=()
 if [[ -n "${want_runtime}" ]]; then
   step "CapBnd lacks CAP_SYS_RESOURCE: using runtime wrapper ${WRAPPER_DST}"
