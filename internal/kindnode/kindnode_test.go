@@ -1,7 +1,6 @@
 package kindnode
 
 import (
-	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -102,15 +101,5 @@ func TestSandboxImage(t *testing.T) {
 	set := ImageSet{Pause: "p:1", Sandbox: "p:1", Etcd: "e:1"}
 	if got := set.All(); len(got) != 2 {
 		t.Errorf("All() = %v, want the sandbox image once", got)
-	}
-}
-
-func TestBridgeConflist(t *testing.T) {
-	t.Parallel()
-	c := BridgeConflist("10.244.1.0/24")
-	for _, want := range []string{`"subnet": "10.244.1.0/24"`, `"type": "bridge"`, `"type": "portmap"`} {
-		if !strings.Contains(c, want) {
-			t.Errorf("conflist lacks %s:\n%s", want, c)
-		}
 	}
 }

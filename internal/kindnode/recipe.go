@@ -81,28 +81,3 @@ update-alternatives --set iptables "/usr/sbin/iptables-${mode}" >/dev/null
 update-alternatives --set ip6tables "/usr/sbin/ip6tables-${mode}" >/dev/null
 exec /usr/local/bin/kube-proxy.bin "$@"
 `
-
-// BridgeConflist is a CNI config giving pods addresses from subnet on a node-local bridge,
-// with hostPort support.
-func BridgeConflist(subnet string) string {
-	return fmt.Sprintf(`{
-  "cniVersion": "1.0.0",
-  "name": "kindnet",
-  "plugins": [
-    {
-      "type": "bridge",
-      "bridge": "cni0",
-      "isGateway": true,
-      "ipMasq": true,
-      "hairpinMode": true,
-      "ipam": {
-        "type": "host-local",
-        "ranges": [[{"subnet": %q}]],
-        "routes": [{"dst": "0.0.0.0/0"}]
-      }
-    },
-    {"type": "portmap", "capabilities": {"portMappings": true}}
-  ]
-}
-`, subnet)
-}

@@ -109,3 +109,13 @@ func TestManifestNamesImage(t *testing.T) {
 		}
 	}
 }
+
+func TestBridgeConflist(t *testing.T) {
+	t.Parallel()
+	c := BridgeConflist("10.244.1.0/24")
+	for _, want := range []string{`"subnet": "10.244.1.0/24"`, `"type": "bridge"`, `"type": "portmap"`} {
+		if !strings.Contains(c, want) {
+			t.Errorf("conflist lacks %s:\n%s", want, c)
+		}
+	}
+}
