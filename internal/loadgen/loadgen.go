@@ -45,6 +45,9 @@ type Options struct {
 	// Progress, if set, is called every Window while the run goes on, with the time elapsed
 	// and the number of requests completed so far.
 	Progress func(elapsed time.Duration, completed int)
+	// OnSample, if set, is called with every completed request, from the goroutine that sent
+	// it, so a caller can follow the run as it goes (say, wait until traffic has moved).
+	OnSample func(Sample)
 }
 
 // Sample is one request in the timeline.
@@ -326,6 +329,9 @@ func (g *gen) one() {
 	g.mu.Lock()
 	g.samples = append(g.samples, s)
 	g.mu.Unlock()
+	if g.o.OnSample != nil {
+		g.o.OnSample(s)
+	}
 }
 
 func summarise(start time.Time, elapsed time.Duration, samples []Sample, o Options) Result {

@@ -92,6 +92,34 @@ func TestMaxRequestsCapAndFreshConnections(t *testing.T) {
 	}
 }
 
+// TestOnSampleSeesEveryRequest: the hook sees each request as it completes, with the counted
+// headers, while the run goes on; a caller can stop the run from what it sees.
+func TestOnSampleSeesEveryRequest(t *testing.T) {
+	t.Parallel()
+	cs := newColourServer(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var seen, green atomic.Int64
+	r, err := Run(ctx, Options{URL: cs.URL, Rate: 200, Duration: 10 * time.Second, MaxRequests: 2000, KeepAlive: true, Headers: DefaultHeaders,
+		OnSample: func(s Sample) {
+			if seen.Add(1) == 20 {
+				cs.colour.Store("green")
+			}
+			if s.Headers["X-App-Color"] == "green" && green.Add(1) == 20 {
+				cancel() // the run stops once the hook has seen the switch
+			}
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Elapsed > 5*time.Second {
+		t.Errorf("the run went on for %s after the hook cancelled it", r.Elapsed)
+	}
+	if int64(r.Total) != seen.Load() || int64(r.Counts["X-App-Color"]["green"]) != green.Load() {
+		t.Errorf("hook saw %d requests (%d green), the result has %d (%v)", seen.Load(), green.Load(), r.Total, r.Counts)
+	}
+}
+
 func TestFailuresCounted(t *testing.T) {
 	t.Parallel()
 	cs := newColourServer(t)
