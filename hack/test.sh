@@ -21,6 +21,7 @@ if [[ "${suite}" == integration || "${suite}" == all ]]; then
   "${REPO_ROOT}/hack/docker.sh"
   "${REPO_ROOT}/hack/images.sh"
   step "integration tests on kind"
-  gotestsum --format pkgname-and-test-fails -- -count=1 -timeout 60m -tags integration ./test/integration/...
+  # Up to three tests at once: most of their time is spent waiting on the cluster.
+  gotestsum --format pkgname-and-test-fails -- -count=1 -timeout 60m -parallel 3 -tags integration ./test/integration/...
 fi
 step "${suite} tests passed"

@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -34,8 +35,9 @@ import (
 
 // The application suites share one cluster with the images loaded once; each test gets its
 // own namespace with its own PostgreSQL, Redis and LLM stand-in, and installs the chart
-// with the helm CLI, as users do. They run one after another: every release uses the same
-// loopback node ports.
+// with the helm CLI, as users do. Most run side by side, each release's main Service on its
+// own loopback node port (mainPorts); TestCutoverUnderLoad runs alone before them, so that
+// its latency figures are not shared with another test's load.
 
 const release = "ai-assistant"
 
@@ -124,18 +126,50 @@ type app struct {
 	c       *cluster.Cluster
 	images  stack.Images
 	ns      string
+	port    int // the main Service's node port, mapped to the same port on 127.0.0.1
 	deps    stack.Dependencies
 	kubectl *k8s.KubectlOptions
 	helm    *helm.Options
 }
 
-// newApp creates a namespace that enforces Pod Security "restricted" (its deletion is
-// registered first, and waited for, because the next test reuses the node ports), deploys
-// the dependencies and installs the chart with stack.Values plus extra values.
+// mainPorts are the node ports the shared cluster maps to 127.0.0.1 that a release's main
+// Service may take, one per test running at once (hack/test.sh runs up to three).
+var mainPorts = func() chan int {
+	ports := make(chan int, 3)
+	for _, p := range []int{30080, 30081, 30082} {
+		ports <- p
+	}
+	return ports
+}()
+
+// newApp installs a release on the shared cluster with stack.Values plus extra values (see
+// newAppOn). Its main Service takes a free port of mainPorts, given back once the Service is
+// gone; its preview Service is a ClusterIP one, so that releases never share a node port.
 func newApp(t *testing.T, extra map[string]any) *app {
 	t.Helper()
 	c, imgs := appCluster(t)
-	a := &app{t: t, c: c, images: imgs, ns: "app-" + strings.ToLower(random.UniqueId())}
+	port := <-mainPorts
+	t.Cleanup(func() { mainPorts <- port }) // registered first: runs after a.cleanup
+	values := map[string]any{"previewService": map[string]any{"type": "ClusterIP"}}
+	maps.Copy(values, extra)
+	return newAppOn(t, appSetup{cluster: c, images: imgs, values: values, port: port})
+}
+
+// appSetup says where newAppOn installs a release and how.
+type appSetup struct {
+	cluster *cluster.Cluster
+	images  stack.Images
+	values  map[string]any    // top-level keys replacing those of stack.Values
+	port    int               // the main Service's node port; 127.0.0.1 must map it
+	depOpts []stack.PodOption // placement of the dependencies
+}
+
+// newAppOn creates a namespace that enforces Pod Security "restricted" (its deletion is
+// registered first), deploys the dependencies and installs the chart.
+func newAppOn(t *testing.T, s appSetup) *app {
+	t.Helper()
+	c := s.cluster
+	a := &app{t: t, c: c, images: s.images, ns: "app-" + strings.ToLower(random.UniqueId()), port: s.port}
 	a.kubectl = k8s.NewKubectlOptions("", c.KubeconfigPath, a.ns)
 	t.Cleanup(a.cleanup)
 
@@ -149,11 +183,12 @@ func newApp(t *testing.T, extra map[string]any) *app {
 		},
 	}}, metav1.CreateOptions{})
 	require.NoError(t, err, "create namespace")
-	a.deps, err = stack.DeployDependencies(ctx, c.Clientset, a.ns, imgs, 3*time.Minute)
+	a.deps, err = stack.DeployDependencies(ctx, c.Clientset, a.ns, s.images, 3*time.Minute, s.depOpts...)
 	require.NoError(t, err, "deploy PostgreSQL, Redis and the LLM stand-in")
 
 	vals := stack.Values(a.deps, stack.Versions[0])
-	for k, v := range extra {
+	vals["service"].(map[string]any)["nodePort"] = s.port
+	for k, v := range s.values {
 		vals[k] = v
 	}
 	valuesFile := filepath.Join(t.TempDir(), "values.yaml")
@@ -168,12 +203,12 @@ func newApp(t *testing.T, extra map[string]any) *app {
 	began := time.Now()
 	helm.Install(t, a.helm, chartDir, release)
 	t.Logf("installed %s in %s in %s", release, a.ns, time.Since(began).Round(100*time.Millisecond))
-	a.waitServing("active", stack.ActiveNodePort, 2*time.Minute)
+	a.waitServing("active", a.port, 2*time.Minute)
 	return a
 }
 
 func (a *app) cleanup() {
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	cs := a.c.Clientset
 	if a.t.Failed() {
@@ -184,21 +219,25 @@ func (a *app) cleanup() {
 			a.t.Logf("cluster logs in %s", dir)
 		}
 	}
-	if err := cs.CoreV1().Namespaces().Delete(ctx, a.ns, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
-		a.t.Logf("delete namespace %s: %v", a.ns, err)
+	// The next test's Services need these node ports, and deleting a Service frees them at
+	// once; the namespace's pods then drain on their own (their grace periods took ~40 s per
+	// test when the suite waited for them).
+	svcs, err := cs.CoreV1().Services(a.ns).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		a.t.Errorf("list Services of %s: %v", a.ns, err)
 		return
 	}
-	// The next test's Services need these node ports: wait until the namespace is gone.
-	err := wait.PollUntilContextCancel(ctx, time.Second, true, func(ctx context.Context) (bool, error) {
-		_, err := cs.CoreV1().Namespaces().Get(ctx, a.ns, metav1.GetOptions{})
-		return apierrors.IsNotFound(err), nil
-	})
-	if err != nil {
-		a.t.Logf("namespace %s still terminating: %v", a.ns, err)
+	for _, s := range svcs.Items {
+		if err := cs.CoreV1().Services(a.ns).Delete(ctx, s.Name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+			a.t.Errorf("delete Service %s/%s: %v", a.ns, s.Name, err)
+		}
+	}
+	if err := cs.CoreV1().Namespaces().Delete(ctx, a.ns, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+		a.t.Errorf("delete namespace %s: %v", a.ns, err)
 	}
 }
 
-// url is the loopback address of the main (30080) or preview (30081) Service.
+// url is the loopback address of a Service's node port.
 func url(nodePort int, path string) string {
 	return fmt.Sprintf("http://127.0.0.1:%d%s", nodePort, path)
 }
@@ -277,7 +316,14 @@ func (a *app) standin(ctx context.Context, scope string, behaviour map[string]an
 
 // load runs the load generator against the main Service in the background; the returned
 // function waits for it and returns the result.
-func load(ctx context.Context, t *testing.T, keepAlive bool, d time.Duration) func() loadgen.Result {
+func (a *app) load(ctx context.Context, keepAlive bool, d time.Duration) func() loadgen.Result {
+	a.t.Helper()
+	return a.loadObserved(ctx, keepAlive, d, nil)
+}
+
+// loadObserved is load with a hook that sees every request as it completes.
+func (a *app) loadObserved(ctx context.Context, keepAlive bool, d time.Duration, observe func(loadgen.Sample)) func() loadgen.Result {
+	t := a.t
 	t.Helper()
 	var (
 		res loadgen.Result
@@ -288,13 +334,14 @@ func load(ctx context.Context, t *testing.T, keepAlive bool, d time.Duration) fu
 	go func() {
 		defer wg.Done()
 		res, err = loadgen.Run(ctx, loadgen.Options{
-			URL:         url(stack.ActiveNodePort, "/"), // a user route: the cutover counts it, unlike probes
+			URL:         url(a.port, "/"), // a user route: the cutover counts it, unlike probes
 			Rate:        200,
 			Duration:    d,
 			MaxRequests: int(200 * d.Seconds() * 1.1),
 			KeepAlive:   keepAlive,
 			Timeout:     5 * time.Second,
 			Headers:     loadgen.DefaultHeaders,
+			OnSample:    observe,
 		})
 	}()
 	return func() loadgen.Result {

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
+	"github.com/ai-assistant-chart/ai-assistant-chart/internal/loadgen"
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/stack"
 )
 
@@ -58,7 +60,8 @@ func TestCutoverUnderLoad(t *testing.T) {
 			require.NoError(t, err)
 			watch := stack.WatchSelector(watchClient, a.ns, release)
 			began := time.Now()
-			wait := load(loadCtx, t, keepAlive, 10*time.Minute)
+			follow := &follower{}
+			wait := a.loadObserved(loadCtx, keepAlive, 10*time.Minute, follow.observe)
 
 			window(5 * time.Second) // the "before" figures
 			firstSwitch := time.Now()
@@ -82,11 +85,13 @@ func TestCutoverUnderLoad(t *testing.T) {
 			active := a.activeColor()
 			idle := map[string]string{"blue": "green", "green": "blue"}[active]
 			patches := []stack.Switch{{At: time.Now(), Color: idle}}
+			// Each patch waits until the load itself has moved: keep-alive connections follow
+			// only as the server recycles them.
 			a.patchSelector(idle)
-			waitColor(t, a, idle)
+			follow.waitMoved(t, idle)
 			patches = append(patches, stack.Switch{At: time.Now(), Color: active})
 			a.patchSelector(active)
-			waitColor(t, a, active)
+			follow.waitMoved(t, active)
 
 			code, _, out := a.bluegreen(ctx, "finalize", "--now")
 			require.Equal(t, 0, code, "finalize:\n%s", out)
@@ -146,6 +151,41 @@ func TestCutoverUnderLoad(t *testing.T) {
 	}
 }
 
+// follower follows a load run: how many requests in a row, up to the latest, came from one
+// colour.
+type follower struct {
+	mu   sync.Mutex
+	want string
+	run  int
+}
+
+func (f *follower) observe(s loadgen.Sample) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if s.OK() && s.Headers["X-App-Color"] == f.want {
+		f.run++
+	} else {
+		f.run = 0
+	}
+}
+
+// waitMoved waits, bounded, until the load's last 400 requests (two seconds at 200/s, twice
+// the server's connection age) all came from color.
+func (f *follower) waitMoved(t *testing.T, color string) {
+	t.Helper()
+	f.mu.Lock()
+	f.want, f.run = color, 0
+	f.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	err := waitUntil(ctx, 50*time.Millisecond, func(context.Context) bool {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		return f.run >= 400
+	})
+	require.NoError(t, err, "the load never settled on %s", color)
+}
+
 // waitColor waits, bounded, until ten responses in a row through the main Service come from
 // color.
 func waitColor(t *testing.T, a *app, color string) {
@@ -153,7 +193,7 @@ func waitColor(t *testing.T, a *app, color string) {
 	client := &http.Client{Timeout: 2 * time.Second}
 	inARow := 0
 	err := wait.PollUntilContextTimeout(context.Background(), 50*time.Millisecond, time.Minute, true, func(context.Context) (bool, error) {
-		resp, err := client.Get(url(stack.ActiveNodePort, "/"))
+		resp, err := client.Get(url(a.port, "/"))
 		if err != nil {
 			inARow = 0
 			return false, nil

@@ -29,17 +29,18 @@ const (
 // never takes traffic: the command exits with the gate-failed code naming the check, not one
 // request is served by the bad colour, and activeColor is unchanged.
 func TestFailedGateKeepsTraffic(t *testing.T) {
+	t.Parallel()
 	a := newApp(t, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	revision := a.revision()
 	loadCtx, stopLoad := context.WithCancel(ctx)
 	defer stopLoad()
-	wait := load(loadCtx, t, true, 3*time.Minute)
+	wait := a.load(loadCtx, true, 3*time.Minute)
 
 	badDB := strings.Replace(a.deps.DatabaseURL, "ai-assistant-test", "wrong-password", 1)
 	args := append([]string{"deploy", "--tag", stack.Versions[1], "--env", "DATABASE_URL=" + badDB}, fastGates...)
-	args = append(args, "--timeout", "45s")
+	args = append(args, "--timeout", "20s") // long enough for green to start and fail /ready
 	code, _, out := a.bluegreen(ctx, args...)
 	stopLoad()
 	res := wait()
@@ -57,12 +58,13 @@ func TestFailedGateKeepsTraffic(t *testing.T) {
 // scope starts failing right after the switch) is switched back automatically; the command
 // says so with its exit code, and the errors clients saw are counted.
 func TestPostSwitchFailureSwitchesBack(t *testing.T) {
+	t.Parallel()
 	a := newApp(t, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	loadCtx, stopLoad := context.WithCancel(ctx)
 	defer stopLoad()
-	wait := load(loadCtx, t, true, 4*time.Minute)
+	wait := a.load(loadCtx, true, 4*time.Minute)
 
 	// Fail green's LLM the moment the Service selects green.
 	switched := make(chan time.Time, 1)
@@ -94,6 +96,7 @@ func TestPostSwitchFailureSwitchesBack(t *testing.T) {
 // TestDeployMatchesTheActiveColoursScale: with the active colour scaled to 4 (as its HPA
 // would under load), deploy brings the idle colour to 4 before switching.
 func TestDeployMatchesTheActiveColoursScale(t *testing.T) {
+	t.Parallel()
 	a := newApp(t, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
@@ -124,12 +127,13 @@ func TestDeployMatchesTheActiveColoursScale(t *testing.T) {
 // out, and right after the switch); running it again each time converges on green, and not
 // one request fails along the way.
 func TestInterruptedCutoverConverges(t *testing.T) {
+	t.Parallel()
 	a := newApp(t, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 12*time.Minute)
 	defer cancel()
 	loadCtx, stopLoad := context.WithCancel(ctx)
 	defer stopLoad()
-	wait := load(loadCtx, t, true, 8*time.Minute)
+	wait := a.load(loadCtx, true, 8*time.Minute)
 	deploy := append([]string{"deploy", "--tag", stack.Versions[1]}, fastGates...)
 
 	for _, kill := range []struct {

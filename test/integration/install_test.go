@@ -22,7 +22,6 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/gomod"
-	"github.com/ai-assistant-chart/ai-assistant-chart/internal/stack"
 )
 
 // applyPrometheusCRDs applies the ServiceMonitor and PrometheusRule CRDs from the
@@ -43,6 +42,7 @@ func applyPrometheusCRDs(t *testing.T, a *app) {
 // answer through the Service, `helm test` passes, and the monitoring objects are accepted
 // with the ServiceMonitor's port resolving to the Service's endpoints.
 func TestInstallAndProbe(t *testing.T) {
+	t.Parallel()
 	c, _ := appCluster(t)
 	// The CRDs are cluster-scoped and shared; apply them before the release needs them.
 	crdApp := &app{t: t, c: c, kubectl: k8s.NewKubectlOptions("", c.KubeconfigPath, "default")}
@@ -73,7 +73,7 @@ func TestInstallAndProbe(t *testing.T) {
 	}
 
 	for _, path := range []string{"/health", "/ready"} {
-		http_helper.HttpGetWithRetryWithCustomValidation(t, url(stack.ActiveNodePort, path), nil, 30, time.Second,
+		http_helper.HttpGetWithRetryWithCustomValidation(t, url(a.port, path), nil, 30, time.Second,
 			func(code int, body string) bool { return code == 200 })
 	}
 
@@ -143,6 +143,7 @@ func podReady(p corev1.Pod) bool {
 // TestBadValuesChangeNothing: `helm upgrade` with invalid values fails with a message
 // naming the key, and neither the revision nor any live object changes.
 func TestBadValuesChangeNothing(t *testing.T) {
+	t.Parallel()
 	a := newApp(t, nil)
 	ctx := context.Background()
 	before := a.revision()
@@ -177,7 +178,7 @@ func TestBadValuesChangeNothing(t *testing.T) {
 	assert.Equal(t, blue.ResourceVersion, blueAfter.ResourceVersion, "blue Deployment untouched")
 	assert.Equal(t, svc.ResourceVersion, svcAfter.ResourceVersion, "Service untouched")
 	assert.Equal(t, "blue", svcAfter.Spec.Selector["color"])
-	http_helper.HttpGetWithRetryWithCustomValidation(t, url(stack.ActiveNodePort, "/ready"), nil, 10, time.Second,
+	http_helper.HttpGetWithRetryWithCustomValidation(t, url(a.port, "/ready"), nil, 10, time.Second,
 		func(code int, _ string) bool { return code == 200 })
 }
 
