@@ -40,10 +40,21 @@ func (d Dependencies) LLMScopeURL(scope string) string {
 	return fmt.Sprintf("http://%s:%d/scope/%s/v1", StandinName, StandinPort, scope)
 }
 
+// A PodOption adjusts the dependencies' pod spec, e.g. OnControlPlane.
+type PodOption func(*corev1.PodSpec)
+
+// OnControlPlane schedules a dependency on the control-plane node (tolerating its taint), so
+// that draining a worker leaves the dependencies running and tests only the application.
+func OnControlPlane(s *corev1.PodSpec) {
+	const role = "node-role.kubernetes.io/control-plane"
+	s.NodeSelector = map[string]string{role: ""}
+	s.Tolerations = append(s.Tolerations, corev1.Toleration{Key: role, Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoSchedule})
+}
+
 // DeployDependencies creates PostgreSQL, Redis and the LLM stand-in in ns (restricted Pod
 // Security: non-root, no privilege escalation, RuntimeDefault seccomp) and waits, bounded by
 // timeout, until each is available.
-func DeployDependencies(ctx context.Context, cs kubernetes.Interface, ns string, imgs Images, timeout time.Duration) (Dependencies, error) {
+func DeployDependencies(ctx context.Context, cs kubernetes.Interface, ns string, imgs Images, timeout time.Duration, opts ...PodOption) (Dependencies, error) {
 	objs := []struct {
 		deploy *appsv1.Deployment
 		port   int32
@@ -57,6 +68,9 @@ func DeployDependencies(ctx context.Context, cs kubernetes.Interface, ns string,
 		{dependency(StandinName, imgs.Standin.Ref, StandinPort, 65532, nil, ""), StandinPort},
 	}
 	for _, o := range objs {
+		for _, opt := range opts {
+			opt(&o.deploy.Spec.Template.Spec)
+		}
 		if _, err := cs.AppsV1().Deployments(ns).Create(ctx, o.deploy, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 			return Dependencies{}, fmt.Errorf("create deployment %s: %w", o.deploy.Name, err)
 		}

@@ -25,16 +25,24 @@ var (
 	fetchInBody = regexp.MustCompile(`^from pod=\S+ node=(\S+) got pod=\S+ node=(\S+)`)
 )
 
-// TestClusterMultiNode: a 1 control-plane + 2 worker cluster whose pod network (our podnet
-// agent) lets pods on different workers reach each other, and a NodePort on loopback answer
-// from pods on both workers. It makes its own cluster (ai-assistant-multi, NodePort 30090 on
-// 127.0.0.1) and deletes it afterwards unless KEEP_CLUSTER=1.
-func TestClusterMultiNode(t *testing.T) {
+// Node ports that the multi-node cluster maps to the same ports on 127.0.0.1: the echo
+// Service of the pod-network check and the main Service of the drained release.
+const (
+	multiEchoPort = 30090
+	multiAppPort  = 30091
+)
+
+// TestMultiNode runs the checks that need more than one node on a 1 control-plane + 2 worker
+// cluster (ai-assistant-multi), made for this test and deleted afterwards unless
+// KEEP_CLUSTER=1 (a kept cluster is reused by the next run).
+func TestMultiNode(t *testing.T) {
+	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Minute)
 	defer cancel()
-	const nodePort = 30090
-	o := cluster.Options{Name: "ai-assistant-multi", Workers: 2,
-		PortMappings: []cluster.PortMapping{{ContainerPort: nodePort, HostPort: nodePort, ListenAddress: "127.0.0.1"}}}
+	o := cluster.Options{Name: "ai-assistant-multi", Workers: 2, PortMappings: []cluster.PortMapping{
+		{ContainerPort: multiEchoPort, HostPort: multiEchoPort, ListenAddress: "127.0.0.1"},
+		{ContainerPort: multiAppPort, HostPort: multiAppPort, ListenAddress: "127.0.0.1"},
+	}}
 	if os.Getenv("KEEP_CLUSTER") != "1" {
 		// Registered first so it runs last, after the logs of a failure are exported.
 		t.Cleanup(func() {
@@ -51,6 +59,18 @@ func TestClusterMultiNode(t *testing.T) {
 	}
 	if len(nodes.Items) != 3 {
 		t.Fatalf("cluster has %d nodes, want 3", len(nodes.Items))
+	}
+	t.Run("PodNetwork", func(t *testing.T) { testPodNetwork(t, ctx, c) })
+	t.Run("DrainUnderLoad", func(t *testing.T) { testDrainUnderLoad(t, c) })
+}
+
+// testPodNetwork: our podnet agent lets pods on different workers reach each other, and a
+// NodePort on loopback answers from pods on both workers.
+func testPodNetwork(t *testing.T, ctx context.Context, c *cluster.Cluster) {
+	const nodePort = multiEchoPort
+	nodes, err := c.Clientset.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatalf("list nodes: %v", err)
 	}
 	for _, n := range nodes.Items {
 		if n.Spec.PodCIDR == "" {
@@ -92,16 +112,23 @@ func TestClusterMultiNode(t *testing.T) {
 	// to pods on other nodes, through podnet's routes.
 	// No keep-alive: each request is a new connection, so kube-proxy picks a backend anew.
 	client := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	// kube-proxy on the control plane may still be adding the last endpoints: poll, bounded.
 	seen := map[string]bool{}
-	for i := 0; i < 60 && len(seen) < 2; i++ {
-		if body, err := clusterGet(client, url); err == nil {
-			if m := nodeInBody.FindStringSubmatch(body); m != nil {
-				seen[m[2]] = true
-			}
+	attempts, failures := 0, map[string]int{}
+	err = clusterPoll(ctx, time.Minute, func() bool {
+		attempts++
+		body, err := clusterGet(client, url)
+		if err != nil {
+			failures[err.Error()]++
+		} else if m := nodeInBody.FindStringSubmatch(body); m != nil {
+			seen[m[2]] = true
 		}
-	}
-	if len(seen) < 2 {
-		t.Errorf("the NodePort answered only from nodes %v in 60 requests, want two", seen)
+		return len(seen) == 2
+	})
+	if err != nil {
+		t.Errorf("the NodePort answered only from nodes %v in %d requests, want two (failures %v)", seen, attempts, failures)
+	} else {
+		t.Logf("the NodePort answered from both workers within %d requests", attempts)
 	}
 
 	// Pod to pod across nodes: ask whichever pod answers to fetch from a pod on another node.
