@@ -34,13 +34,23 @@ type Image struct {
 
 // Tarballs lists every tarball, for cluster.LoadImageArchives.
 func (i Images) Tarballs() []string {
+	return append(i.ServerTarballs(), i.DependencyTarballs()...)
+}
+
+// ServerTarballs are the server's tarballs, one per version.
+func (i Images) ServerTarballs() []string {
 	var out []string
 	for _, v := range Versions {
 		if s, ok := i.Server[v]; ok {
 			out = append(out, s.Tarball)
 		}
 	}
-	return append(out, i.Standin.Tarball, i.Postgres.Tarball, i.Redis.Tarball)
+	return out
+}
+
+// DependencyTarballs are the stand-in's, PostgreSQL's and Redis's tarballs.
+func (i Images) DependencyTarballs() []string {
+	return []string{i.Standin.Tarball, i.Postgres.Tarball, i.Redis.Tarball}
 }
 
 // EnsureImages builds whatever image is missing: the server at every version and the stand-in

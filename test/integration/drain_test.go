@@ -31,7 +31,8 @@ func testDrainUnderLoad(t *testing.T, c *cluster.Cluster) {
 	_, imgs := appCluster(t) // the built images, and helm and kubectl on PATH
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
-	require.NoError(t, c.LoadImageArchives(ctx, imgs.Tarballs()...), "load the images into the multi-node cluster")
+	require.NoError(t, c.LoadImageArchives(ctx, imgs.ServerTarballs()...), "load the server images into every node")
+	require.NoError(t, c.LoadImageArchivesOnControlPlane(ctx, imgs.DependencyTarballs()...), "load the dependencies' images where they run")
 	a := newAppOn(t, appSetup{
 		cluster: c, images: imgs, port: multiAppPort,
 		values:  map[string]any{"replicaCount": drainReplicas, "autoscaling": map[string]any{"enabled": false}},
