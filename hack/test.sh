@@ -18,7 +18,9 @@ if [[ "${suite}" == unit || "${suite}" == all ]]; then
 fi
 
 if [[ "${suite}" == integration || "${suite}" == all ]]; then
-  "${REPO_ROOT}/hack/docker.sh"
+  # The cluster first, outside the test binary: a cold node-image build (~15 min) then shows
+  # each step and its time here instead of inside a test's hidden output.
+  "${REPO_ROOT}/hack/cluster.sh" up
   "${REPO_ROOT}/hack/images.sh"
   step "integration tests on kind"
   # Up to three tests at once: most of their time is spent waiting on the cluster.
