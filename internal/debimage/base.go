@@ -74,6 +74,10 @@ func EnsureBase(ctx context.Context, steps *Steps, o BaseOptions) (string, error
 		if err := EnsureHostPackages(ctx, st, map[string]string{"debootstrap": "debootstrap"}); err != nil {
 			return err
 		}
+		// On a fresh checkout the work directory (under .cache) does not exist yet.
+		if err := os.MkdirAll(o.WorkDir, 0o755); err != nil {
+			return fmt.Errorf("create work directory: %w", err)
+		}
 		root, err := os.MkdirTemp(o.WorkDir, "debootstrap-")
 		if err != nil {
 			return fmt.Errorf("create debootstrap directory: %w", err)
