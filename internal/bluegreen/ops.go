@@ -31,9 +31,9 @@ var (
 )
 
 // Run validates the input, then runs the cutover's steps from wherever the release is.
-func (d *Deploy) Run(ctx context.Context) (res *Result, err error) {
+func (d *Deploy) Run(ctx context.Context) (*Result, error) {
 	c := d.cfg
-	res = &Result{Operation: "deploy", Release: c.Release, Namespace: c.Namespace}
+	res := c.newResult("deploy")
 	switch {
 	case d.Tag == "" && d.Digest == "":
 		return d.badInput(ctx, res, "missing image: give a tag or a digest")
@@ -42,41 +42,35 @@ func (d *Deploy) Run(ctx context.Context) (res *Result, err error) {
 	case d.Digest != "" && !digestPattern.MatchString(d.Digest):
 		return d.badInput(ctx, res, fmt.Sprintf("image digest %q is not sha256:<64 hex>", d.Digest))
 	}
-	r, st, err := c.begin(ctx, res, "deploy")
-	if err != nil {
-		c.finish(ctx, res, err)
-		return res, err
-	}
-	r.opts = d.Cutover
-	defer func() { err = r.end(ctx, err) }()
-
-	image := imageRef(st.snap.Values.Repository, d.Tag, d.Digest)
-	if err := c.step(res, "check image "+image+" is on a node", func() (string, bool, error) {
-		if d.SkipImageCheck {
-			return "skipped on request", true, nil
+	return c.operate(ctx, res, d.Cutover, func(r *run, st *State) error {
+		image := imageRef(st.snap.Values.Repository, d.Tag, d.Digest)
+		if err := c.step(res, "check image "+image+" is on a node", func() (string, bool, error) {
+			if d.SkipImageCheck {
+				return "skipped on request", true, nil
+			}
+			return "", false, c.imageOnNodes(ctx, image)
+		}); err != nil {
+			return err
 		}
-		return "", false, c.imageOnNodes(ctx, image)
-	}); err != nil {
-		return res, err
-	}
-	if r.unverified(st) {
-		if st.Colors[st.Active].Image != image {
-			return res, fmt.Errorf("%w: an interrupted cutover switched traffic to %s (%s) and did not verify it: run `promote` to finish it or `abort` to switch back first",
-				ErrBadInput, st.Active, st.Colors[st.Active].Image)
+		if r.unverified(st) {
+			if st.Colors[st.Active].Image != image {
+				return fmt.Errorf("%w: an interrupted cutover switched traffic to %s (%s) and did not verify it: run `promote` to finish it or `abort` to switch back first",
+					ErrBadInput, st.Active, st.Colors[st.Active].Image)
+			}
+			return r.afterSwitch(ctx, st, st.Idle, st.Active)
 		}
-		return res, r.afterSwitch(ctx, st, st.Idle, st.Active)
-	}
-	if st.Colors[st.Active].Image == image && st.Colors[st.Active].LiveImage == image {
-		res.Outcome = "unchanged"
-		c.Log("%s already serves %s: nothing to deploy", st.Active, image)
-		return res, nil
-	}
-	idle := string(st.Idle)
-	extra := Change{idle + ".image.tag": d.Tag, idle + ".image.digest": d.Digest}
-	if d.Env != nil {
-		extra[idle+".env"] = toAnySlice(d.Env)
-	}
-	return res, r.cutover(ctx, st, st.Idle, extra)
+		if st.Colors[st.Active].Image == image && st.Colors[st.Active].LiveImage == image {
+			res.Outcome = "unchanged"
+			c.Log("%s already serves %s: nothing to deploy", st.Active, image)
+			return nil
+		}
+		idle := string(st.Idle)
+		extra := Change{idle + ".image.tag": d.Tag, idle + ".image.digest": d.Digest}
+		if d.Env != nil {
+			extra[idle+".env"] = toAnySlice(d.Env)
+		}
+		return r.cutover(ctx, st, st.Idle, extra)
+	})
 }
 
 func (d *Deploy) badInput(ctx context.Context, res *Result, msg string) (*Result, error) {
@@ -144,25 +138,20 @@ type Promote struct {
 func NewPromote(cfg *Configuration) *Promote { return &Promote{cfg: cfg, Cutover: defaultCutover()} }
 
 // Run promotes the idle colour, or finishes verifying an interrupted switch.
-func (p *Promote) Run(ctx context.Context) (res *Result, err error) {
+func (p *Promote) Run(ctx context.Context) (*Result, error) {
 	c := p.cfg
-	res = &Result{Operation: "promote", Release: c.Release, Namespace: c.Namespace}
-	r, st, err := c.begin(ctx, res, "promote")
-	if err != nil {
-		c.finish(ctx, res, err)
-		return res, err
-	}
-	r.opts = p.Cutover
-	defer func() { err = r.end(ctx, err) }()
-	switch phase(st, r.prev, c.Now()) {
-	case PhaseUnverified:
-		return res, r.afterSwitch(ctx, st, st.Idle, st.Active)
-	case PhaseStable:
-		return res, fmt.Errorf("%w: nothing to promote: %s is scaled to zero (use deploy)", ErrBadInput, st.Idle)
-	case PhaseRollbackReady, PhaseScaleDownDue:
-		return res, fmt.Errorf("%w: %s is the previous version kept for rollback, not a new one (use rollback)", ErrBadInput, st.Idle)
-	}
-	return res, r.cutover(ctx, st, st.Idle, nil)
+	res := c.newResult("promote")
+	return c.operate(ctx, res, p.Cutover, func(r *run, st *State) error {
+		switch phase(st, r.prev, c.Now()) {
+		case PhaseUnverified:
+			return r.afterSwitch(ctx, st, st.Idle, st.Active)
+		case PhaseStable:
+			return fmt.Errorf("%w: nothing to promote: %s is scaled to zero (use deploy)", ErrBadInput, st.Idle)
+		case PhaseRollbackReady, PhaseScaleDownDue:
+			return fmt.Errorf("%w: %s is the previous version kept for rollback, not a new one (use rollback)", ErrBadInput, st.Idle)
+		}
+		return r.cutover(ctx, st, st.Idle, nil)
+	})
 }
 
 // Rollback goes back to the previous colour: scaled up first if it was scaled
@@ -177,32 +166,27 @@ type Rollback struct {
 func NewRollback(cfg *Configuration) *Rollback { return &Rollback{cfg: cfg, Cutover: defaultCutover()} }
 
 // Run rolls back to the idle colour.
-func (rb *Rollback) Run(ctx context.Context) (res *Result, err error) {
+func (rb *Rollback) Run(ctx context.Context) (*Result, error) {
 	c := rb.cfg
-	res = &Result{Operation: "rollback", Release: c.Release, Namespace: c.Namespace}
-	r, st, err := c.begin(ctx, res, "rollback")
-	if err != nil {
-		c.finish(ctx, res, err)
-		return res, err
-	}
-	r.opts = rb.Cutover
-	defer func() { err = r.end(ctx, err) }()
-	switch phase(st, r.prev, c.Now()) {
-	case PhasePreview:
-		return res, fmt.Errorf("%w: %s holds an unpromoted deploy (%s), not the previous version (use promote or abort)", ErrBadInput, st.Idle, st.Colors[st.Idle].Image)
-	case PhaseUnverified:
-		return res, fmt.Errorf("%w: the switch to %s is not verified yet (use abort to switch back)", ErrBadInput, st.Active)
-	case PhaseStable:
-		if rb.SkipImageCheck {
-			break
+	res := c.newResult("rollback")
+	return c.operate(ctx, res, rb.Cutover, func(r *run, st *State) error {
+		switch phase(st, r.prev, c.Now()) {
+		case PhasePreview:
+			return fmt.Errorf("%w: %s holds an unpromoted deploy (%s), not the previous version (use promote or abort)", ErrBadInput, st.Idle, st.Colors[st.Idle].Image)
+		case PhaseUnverified:
+			return fmt.Errorf("%w: the switch to %s is not verified yet (use abort to switch back)", ErrBadInput, st.Active)
+		case PhaseStable:
+			if rb.SkipImageCheck {
+				break
+			}
+			if err := c.step(res, "check image "+st.Colors[st.Idle].Image+" is on a node", func() (string, bool, error) {
+				return "", false, c.imageOnNodes(ctx, st.Colors[st.Idle].Image)
+			}); err != nil {
+				return err
+			}
 		}
-		if err := c.step(res, "check image "+st.Colors[st.Idle].Image+" is on a node", func() (string, bool, error) {
-			return "", false, c.imageOnNodes(ctx, st.Colors[st.Idle].Image)
-		}); err != nil {
-			return res, err
-		}
-	}
-	return res, r.cutover(ctx, st, st.Idle, nil)
+		return r.cutover(ctx, st, st.Idle, nil)
+	})
 }
 
 // Abort ends a deploy: traffic stays (or goes back, after an unverified switch) on
@@ -213,38 +197,33 @@ type Abort struct{ cfg *Configuration }
 func NewAbort(cfg *Configuration) *Abort { return &Abort{cfg: cfg} }
 
 // Run aborts.
-func (a *Abort) Run(ctx context.Context) (res *Result, err error) {
+func (a *Abort) Run(ctx context.Context) (*Result, error) {
 	c := a.cfg
-	res = &Result{Operation: "abort", Release: c.Release, Namespace: c.Namespace}
-	r, st, err := c.begin(ctx, res, "abort")
-	if err != nil {
-		c.finish(ctx, res, err)
-		return res, err
-	}
-	r.opts = defaultCutover()
-	defer func() { err = r.end(ctx, err) }()
-	switch phase(st, r.prev, c.Now()) {
-	case PhaseStable:
-		res.Outcome = "unchanged"
-		return res, nil
-	case PhaseRollbackReady, PhaseScaleDownDue:
-		return res, fmt.Errorf("%w: no deploy in progress: %s is the previous version kept for rollback (finalize --now scales it down)", ErrBadInput, st.Idle)
-	case PhaseUnverified:
-		from := st.Idle
-		if err := c.step(res, fmt.Sprintf("switch back to %s (the switch to %s was never verified)", from, st.Active), func() (string, bool, error) {
-			next, err := c.apply(ctx, st, Change{"activeColor": string(from)}, fmt.Sprintf("bluegreen: abort, switch back to %s", from))
-			if err != nil {
-				return "", false, err
+	res := c.newResult("abort")
+	return c.operate(ctx, res, defaultCutover(), func(r *run, st *State) error {
+		switch phase(st, r.prev, c.Now()) {
+		case PhaseStable:
+			res.Outcome = "unchanged"
+			return nil
+		case PhaseRollbackReady, PhaseScaleDownDue:
+			return fmt.Errorf("%w: no deploy in progress: %s is the previous version kept for rollback (finalize --now scales it down)", ErrBadInput, st.Idle)
+		case PhaseUnverified:
+			from := st.Idle
+			if err := c.step(res, fmt.Sprintf("switch back to %s (the switch to %s was never verified)", from, st.Active), func() (string, bool, error) {
+				next, err := c.apply(ctx, st, Change{"activeColor": string(from)}, fmt.Sprintf("bluegreen: abort, switch back to %s", from))
+				if err != nil {
+					return "", false, err
+				}
+				st = next
+				return "", false, nil
+			}); err != nil {
+				return err
 			}
-			st = next
-			return "", false, nil
-		}); err != nil {
-			return res, err
+			r.record = Progress{}
 		}
-		r.record = Progress{}
-	}
-	_, err = r.scaleDown(ctx, st)
-	return res, err
+		_, err := r.scaleDown(ctx, st)
+		return err
+	})
 }
 
 // Finalize scales the previous colour to zero once its deadline has passed. It is
@@ -259,33 +238,45 @@ type Finalize struct {
 func NewFinalize(cfg *Configuration) *Finalize { return &Finalize{cfg: cfg} }
 
 // Run finalizes.
-func (f *Finalize) Run(ctx context.Context) (res *Result, err error) {
+func (f *Finalize) Run(ctx context.Context) (*Result, error) {
 	c := f.cfg
-	res = &Result{Operation: "finalize", Release: c.Release, Namespace: c.Namespace}
-	r, st, err := c.begin(ctx, res, "finalize")
+	res := c.newResult("finalize")
+	return c.operate(ctx, res, defaultCutover(), func(r *run, st *State) error {
+		switch phase(st, r.prev, c.Now()) {
+		case PhaseStable:
+			res.Outcome = "unchanged"
+			c.Log("%s is already scaled to zero: nothing to finalize", st.Idle)
+			return nil
+		case PhasePreview, PhaseUnverified:
+			res.Outcome = "unchanged"
+			c.Log("%s runs without a deadline (a cutover in progress): nothing to finalize", st.Idle)
+			return nil
+		case PhaseRollbackReady:
+			if !f.Now {
+				at := *st.snap.Values.Colors[st.Idle].ScaleDownAt
+				res.Outcome = "waiting"
+				c.Log("%s scales down at %s (in %s): not yet", st.Idle, at.Format(time.RFC3339), at.Sub(c.Now()).Round(time.Second))
+				return nil
+			}
+		}
+		_, err := r.scaleDown(ctx, st)
+		return err
+	})
+}
+
+// newResult is the result of one operation on the configured release.
+func (c *Configuration) newResult(operation string) *Result {
+	return &Result{Operation: operation, Release: c.Release, Namespace: c.Namespace}
+}
+
+// operate is the frame every operation shares: read the release and take its lock (begin),
+// run body with the cutover options, then release the lock and record the outcome (end).
+func (c *Configuration) operate(ctx context.Context, res *Result, opts Cutover, body func(r *run, st *State) error) (*Result, error) {
+	r, st, err := c.begin(ctx, res, res.Operation)
 	if err != nil {
 		c.finish(ctx, res, err)
 		return res, err
 	}
-	r.opts = defaultCutover()
-	defer func() { err = r.end(ctx, err) }()
-	switch phase(st, r.prev, c.Now()) {
-	case PhaseStable:
-		res.Outcome = "unchanged"
-		c.Log("%s is already scaled to zero: nothing to finalize", st.Idle)
-		return res, nil
-	case PhasePreview, PhaseUnverified:
-		res.Outcome = "unchanged"
-		c.Log("%s runs without a deadline (a cutover in progress): nothing to finalize", st.Idle)
-		return res, nil
-	case PhaseRollbackReady:
-		if !f.Now {
-			at := *st.snap.Values.Colors[st.Idle].ScaleDownAt
-			res.Outcome = "waiting"
-			c.Log("%s scales down at %s (in %s): not yet", st.Idle, at.Format(time.RFC3339), at.Sub(c.Now()).Round(time.Second))
-			return res, nil
-		}
-	}
-	_, err = r.scaleDown(ctx, st)
-	return res, err
+	r.opts = opts
+	return res, r.end(ctx, body(r, st))
 }
