@@ -11,7 +11,6 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/cluster"
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/stack"
@@ -78,12 +77,8 @@ func testDrainUnderLoad(t *testing.T, c *cluster.Cluster) {
 // readyPodsByNode counts a colour's Ready pods that are not terminating, per node.
 func (a *app) readyPodsByNode(ctx context.Context, color string) map[string]int {
 	a.t.Helper()
-	pods, err := a.c.Clientset.CoreV1().Pods(a.ns).List(ctx, metav1.ListOptions{
-		LabelSelector: "app.kubernetes.io/instance=" + release + ",color=" + color,
-	})
-	require.NoError(a.t, err)
 	n := map[string]int{}
-	for _, p := range pods.Items {
+	for _, p := range a.colorPods(ctx, color) {
 		if p.DeletionTimestamp == nil && podReady(p) {
 			n[p.Spec.NodeName]++
 		}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -132,13 +133,19 @@ func TestRollingRestartUnderLoad(t *testing.T) {
 	}
 }
 
-// podNames lists the names of a colour's pods.
-func (a *app) podNames(ctx context.Context, color string) []string {
+// colorPods lists a colour's pods, terminating ones included.
+func (a *app) colorPods(ctx context.Context, color string) []corev1.Pod {
 	a.t.Helper()
 	pods, err := a.c.Clientset.CoreV1().Pods(a.ns).List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/instance=" + release + ",color=" + color})
 	require.NoError(a.t, err)
-	names := make([]string, 0, len(pods.Items))
-	for _, p := range pods.Items {
+	return pods.Items
+}
+
+// podNames lists the names of a colour's pods.
+func (a *app) podNames(ctx context.Context, color string) []string {
+	a.t.Helper()
+	var names []string
+	for _, p := range a.colorPods(ctx, color) {
 		names = append(names, p.Name)
 	}
 	return names
