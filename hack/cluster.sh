@@ -2,7 +2,7 @@
 # hack/cluster.sh up|down [flags]: create (or reuse) or delete the project's kind cluster.
 # `up` works from a fresh machine: it starts Docker (hack/docker.sh, which installs it when
 # absent), builds the offline node image when its tag is missing (debootstrap, Go builds:
-# ~10-15 min cold), creates the cluster and prints where its kubeconfig is.
+# ~11 min cold on 2 cores), creates the cluster and prints where its kubeconfig is.
 # Environment: KIND_WORKERS=N adds worker nodes; KIND_NODE_IMAGE / KIND_OFFLINE=0 pick a
 # pullable image instead of the offline build; KIND_CLUSTER_NAME overrides the name.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"

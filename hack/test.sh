@@ -18,7 +18,7 @@ if [[ "${suite}" == unit || "${suite}" == all ]]; then
 fi
 
 if [[ "${suite}" == integration || "${suite}" == all ]]; then
-  # The cluster first, outside the test binary: a cold node-image build (~15 min) then shows
+  # The cluster first, outside the test binary: a cold node-image build (~11 min) then shows
   # each step and its time here instead of inside a test's hidden output.
   "${REPO_ROOT}/hack/cluster.sh" up
   "${REPO_ROOT}/hack/images.sh"
