@@ -313,22 +313,22 @@ func (r *run) verify(ctx context.Context, st *State, from, to Color) error {
 		defer cancel()
 		return gate.Endpoints(ctx, r.c.Kube, r.c.Namespace, st.Service.Name, readyPods(newPods), r.c.PollInterval)
 	})
+	targets := []gate.Target{{Kind: "service", Name: st.Service.Name, Port: servicePort}}
+	for _, p := range newPods {
+		targets = append(targets, gate.Target{Kind: "pod", Name: p.Name, Port: podPort(st)})
+	}
 	if err == nil && g.MaxOldRate >= 0 && len(oldPods) > 0 {
-		err = check(fmt.Sprintf("verify: %s's user request rate falls to <= %.2f/s", from, g.MaxOldRate), func(ctx context.Context) error {
+		err = check(fmt.Sprintf("verify: %s's user request rate falls to <= %.2f/s (while %s stays healthy)", from, g.MaxOldRate, to), func(ctx context.Context) error {
 			ctx, cancel := context.WithTimeout(ctx, g.DrainTimeout)
 			defer cancel()
 			t := gate.Traffic{Prober: r.c.Prober, Namespace: r.c.Namespace, Port: podPort(st), Interval: g.Interval, MaxRate: g.MaxOldRate, Log: r.c.Log}
-			return t.Drained(ctx, oldPods)
+			return r.whileHealthy(ctx, to, targets, func(ctx context.Context) error { return t.Drained(ctx, oldPods) })
 		})
 	}
 	if err == nil {
 		err = check(fmt.Sprintf("verify: %s keeps passing through service %s for %s", to, st.Service.Name, g.VerifyFor), func(ctx context.Context) error {
 			ctx, cancel := context.WithTimeout(ctx, g.VerifyFor)
 			defer cancel()
-			targets := []gate.Target{{Kind: "service", Name: st.Service.Name, Port: servicePort}}
-			for _, p := range newPods {
-				targets = append(targets, gate.Target{Kind: "pod", Name: p.Name, Port: podPort(st)})
-			}
 			return r.health().Soak(ctx, string(to), targets)
 		})
 	}
@@ -340,6 +340,31 @@ func (r *run) verify(ctx context.Context, st *State, from, to Color) error {
 		return err // interrupted, not failed: the next run verifies again
 	}
 	return r.revert(ctx, st, from, to, err)
+}
+
+// whileHealthy runs fn while it watches colour `to` through targets, as the soak does. Traffic
+// already depends on `to` while the old colour drains: if `to` fails first, fn is stopped and
+// the failure returned at once, not after the drain.
+func (r *run) whileHealthy(ctx context.Context, to Color, targets []gate.Target, fn func(context.Context) error) error {
+	fnCtx, stopFn := context.WithCancel(ctx)
+	defer stopFn()
+	watchCtx, stopWatch := context.WithCancel(ctx)
+	var failed error
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		if err := r.health().Soak(watchCtx, string(to), targets); err != nil && watchCtx.Err() == nil {
+			failed = err
+			stopFn()
+		}
+	}()
+	err := fn(fnCtx)
+	stopWatch()
+	<-watched
+	if failed != nil {
+		return failed
+	}
+	return err
 }
 
 func readyPods(pods []corev1.Pod) []corev1.Pod {

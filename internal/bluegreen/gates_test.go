@@ -115,6 +115,18 @@ func TestPostSwitchFailureSwitchesBack(t *testing.T) {
 			},
 			want: "request rate",
 		},
+		{
+			// Traffic depends on green while blue drains: its failure is caught then, not after
+			// the drain (blue never drains here, so waiting would end on "request rate").
+			name: "new colour fails while the old one drains",
+			setup: func(c *fakecluster.Cluster) {
+				c.UserTraffic["blue"] = func(int) float64 { return 5 }
+				c.Respond = func(p fakecluster.Probe) (int, bool) {
+					return 503, p.Color == "green" && p.Active == "green" && p.Path == "/ready"
+				}
+			},
+			want: "GET /ready",
+		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -214,7 +215,10 @@ func printErr(w io.Writer, err error) error {
 // progress prints each line with the time since the command started.
 func progress(w io.Writer) func(string, ...any) {
 	start := time.Now()
+	var mu sync.Mutex // checks that run side by side log from their own goroutines
 	return func(format string, args ...any) {
+		mu.Lock()
+		defer mu.Unlock()
 		_, _ = fmt.Fprintf(w, "[%5.1fs] %s\n", time.Since(start).Seconds(), fmt.Sprintf(format, args...)) // progress is best effort
 	}
 }
