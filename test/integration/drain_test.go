@@ -63,6 +63,7 @@ func testDrainUnderLoad(t *testing.T, c *cluster.Cluster) {
 		assert.Contains(t, out, "disruption budget", "the PodDisruptionBudget held back an eviction:\n%s", out)
 		assert.Zero(t, res.Non2xx+res.TransportErrors, "requests failed during the drain (keep-alive=%v)", keepAlive)
 		assert.Greater(t, res.Total, 1000, "the load ran")
+		assert.GreaterOrEqual(t, res.RequestsPerSecond, 180.0, "the load kept its rate")
 
 		other := workers[0]
 		if other == node {

@@ -130,6 +130,7 @@ func TestRollingRestartUnderLoad(t *testing.T) {
 			keepAlive, took.Round(100*time.Millisecond), res.Total, res.Non2xx, res.TransportErrors)
 		assert.Zero(t, res.Non2xx+res.TransportErrors, "requests failed during the rolling restart (keep-alive=%v)", keepAlive)
 		assert.Greater(t, res.Total, 1000, "the load ran")
+		assert.GreaterOrEqual(t, res.RequestsPerSecond, 180.0, "the load kept its rate")
 	}
 }
 
