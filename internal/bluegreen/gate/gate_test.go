@@ -3,12 +3,15 @@ package gate
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 func TestUserRequestsIgnoresProbeRoutes(t *testing.T) {
@@ -55,6 +58,23 @@ func TestPollIsBoundedAndSaysWhatItWaitedFor(t *testing.T) {
 	boom := errors.New("boom")
 	err = Poll(context.Background(), time.Millisecond, func(context.Context) (bool, string, error) { return false, "", boom })
 	require.ErrorIs(t, err, boom, "an error ends the wait at once")
+}
+
+// A wait cancelled during a try must not try again, even when the next tick is
+// already due: a gate could pass after an interrupt and the cutover go on.
+func TestPollDoesNotTryAgainOnceCancelled(t *testing.T) {
+	t.Parallel()
+	for range 50 { // select's choice is random: repeat so a wrong one shows
+		ctx, cancel := context.WithCancel(context.Background())
+		calls := 0
+		err := Poll(ctx, time.Nanosecond, func(context.Context) (bool, string, error) { // the next tick is due at once
+			calls++
+			cancel()
+			return calls > 1, "pass 2", nil
+		})
+		require.ErrorIs(t, err, context.Canceled)
+		require.Equal(t, 1, calls)
+	}
 }
 
 // scripted answers each probe from a list, then repeats the last answer.
@@ -128,4 +148,39 @@ func TestHealthReportsTheLastRealFailureNotTheDeadline(t *testing.T) {
 	err := h.Check(ctx, "", []Target{{Kind: "pod", Name: "p", Port: "8000"}})
 	require.ErrorContains(t, err, `status 503: {"checks":{"db":"down"}}`)
 	assert.NotContains(t, err.Error(), "deadline")
+}
+
+// slowScrape serves a counter that grows by 10 on each /metrics scrape, and takes
+// most of a poll interval to answer, as a loaded pod does.
+type slowScrape struct {
+	delay time.Duration
+	n     float64
+}
+
+func (s *slowScrape) Pod(context.Context, string, string, string, string) (*Response, error) {
+	time.Sleep(s.delay) // the pod's latency, not a wait for another goroutine
+	s.n += 10
+	body := fmt.Sprintf("# TYPE http_requests_total counter\nhttp_requests_total{route=\"/v1/chat/completions\"} %g\n", s.n)
+	return &Response{Status: 200, Header: http.Header{}, Body: []byte(body)}, nil
+}
+
+func (s *slowScrape) Service(ctx context.Context, ns, name, port, path string) (*Response, error) {
+	return s.Pod(ctx, ns, name, port, path)
+}
+
+// A slow scrape makes the next tick come too soon for a rate; a deadline then must
+// still name the rate that was measured, whichever tick it falls on.
+func TestDrainedReportsTheRateItMeasuredAtTheDeadline(t *testing.T) {
+	t.Parallel()
+	for deadline := 150 * time.Millisecond; deadline <= 250*time.Millisecond; deadline += 10 * time.Millisecond {
+		t.Run(deadline.String(), func(t *testing.T) {
+			t.Parallel()
+			tr := Traffic{Prober: &slowScrape{delay: 14 * time.Millisecond}, Interval: 20 * time.Millisecond, MaxRate: 0, Log: func(string, ...any) {}}
+			ctx, cancel := context.WithTimeout(context.Background(), deadline)
+			defer cancel()
+			err := tr.Drained(ctx, []corev1.Pod{{ObjectMeta: metav1.ObjectMeta{Name: "p"}}})
+			require.ErrorContains(t, err, "request rate")
+			assert.NotContains(t, err.Error(), "first sample interval")
+		})
+	}
 }

@@ -26,14 +26,20 @@ func Poll(ctx context.Context, interval time.Duration, try func(context.Context)
 	start := time.Now()
 	t := time.NewTicker(interval)
 	defer t.Stop()
-	for {
-		done, waiting, err := try(ctx)
+	waiting := ""
+	for tries := 0; ; tries++ {
+		// select picks at random when the tick and the cancellation are both ready: look
+		// first, so a cancelled wait never tries (and maybe passes) once more.
+		if ctx.Err() != nil && tries > 0 {
+			return fmt.Errorf("gave up after %s waiting for %s: %w", time.Since(start).Round(time.Second), waiting, ctx.Err())
+		}
+		done, w, err := try(ctx)
 		if err != nil || done {
 			return err
 		}
+		waiting = w
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("gave up after %s waiting for %s: %w", time.Since(start).Round(time.Second), waiting, ctx.Err())
 		case <-t.C:
 		}
 	}

@@ -84,9 +84,12 @@ func (t Traffic) Drained(ctx context.Context, pods []corev1.Pod) error {
 	}
 	prevAt := time.Now()
 	lastRate := -1.0
+	waiting := "the first sample interval"
 	err = Poll(ctx, t.Interval, func(ctx context.Context) (bool, string, error) {
 		if time.Since(prevAt) < t.Interval/2 {
-			return false, "the first sample interval", nil // the poll's first call comes at once
+			// Too soon for a rate (the poll's first call comes at once, and a slow scrape
+			// shortens the next interval): keep reporting the last rate, which a timeout names.
+			return false, waiting, nil
 		}
 		cur, err := t.sample(ctx, pods)
 		if err != nil {
@@ -99,7 +102,8 @@ func (t Traffic) Drained(ctx context.Context, pods []corev1.Pod) error {
 			t.Log("  old colour: %.2f user requests/s (drained at <= %.2f, %s)", rate, t.MaxRate, time.Since(start).Round(time.Second))
 			lastRate = rate
 		}
-		return rate <= t.MaxRate, fmt.Sprintf("the old colour's request rate (%.2f/s) to fall to %.2f/s", rate, t.MaxRate), nil
+		waiting = fmt.Sprintf("the old colour's request rate (%.2f/s) to fall to %.2f/s", rate, t.MaxRate)
+		return rate <= t.MaxRate, waiting, nil
 	})
 	if err != nil {
 		return fmt.Errorf("verify traffic left the old colour: %w", err)
