@@ -104,7 +104,7 @@ func DefaultGates() Gates {
 // Step is one step of an operation as it happened.
 type Step struct {
 	Name    string `json:"name"`
-	Outcome string `json:"outcome"` // done, skipped or failed
+	Outcome string `json:"outcome"` // done, skipped, failed, or "not started" (interrupted before it)
 	Detail  string `json:"detail,omitempty"`
 	Elapsed string `json:"elapsed"`
 }
@@ -122,13 +122,23 @@ type Result struct {
 	Error     string   `json:"error,omitempty"`
 }
 
-// step runs one named step, logs it with its elapsed time and records it.
-func (c *Configuration) step(res *Result, name string, fn func() (detail string, skipped bool, err error)) error {
+// step runs one named step, logs it with its elapsed time and records it. Once ctx
+// is cancelled no step starts: an interrupt stops a run between steps, never halfway
+// (a step that must run anyway, the switch back, is given a context without cancel).
+func (c *Configuration) step(ctx context.Context, res *Result, name string, fn func() (detail string, skipped bool, err error)) error {
 	start := time.Now()
 	c.Log("==> %s", name)
-	detail, skipped, err := fn()
+	var detail string
+	var skipped bool
+	err := context.Cause(ctx)
+	started := err == nil
+	if started {
+		detail, skipped, err = fn()
+	}
 	s := Step{Name: name, Outcome: "done", Detail: detail, Elapsed: time.Since(start).Round(time.Millisecond).String()}
 	switch {
+	case !started:
+		s.Outcome, s.Detail = "not started", err.Error()
 	case err != nil:
 		s.Outcome, s.Detail = "failed", err.Error()
 	case skipped:

@@ -50,7 +50,7 @@ type run struct {
 // begin checks the release can be worked on, takes the lock and reads the state.
 func (c *Configuration) begin(ctx context.Context, res *Result, operation string) (*run, *State, error) {
 	var st *State
-	err := c.step(res, "read release and cluster", func() (string, bool, error) {
+	err := c.step(ctx, res, "read release and cluster", func() (string, bool, error) {
 		var err error
 		if st, err = c.load(ctx); err != nil {
 			return "", false, err
@@ -65,7 +65,7 @@ func (c *Configuration) begin(ctx context.Context, res *Result, operation string
 		return nil, nil, err
 	}
 	r := &run{c: c, res: res}
-	err = c.step(res, "take lock", func() (string, bool, error) {
+	err = c.step(ctx, res, "take lock", func() (string, bool, error) {
 		l, prev, err := c.lock(ctx, operation)
 		if err != nil {
 			return "", false, err
@@ -190,7 +190,7 @@ func (r *run) scaleUp(ctx context.Context, st *State, to Color, extra Change) (*
 		change[k] = v
 	}
 	name := fmt.Sprintf("scale %s to %d replicas (parity with %s: %d running)", to, n, st.Active, st.Colors[st.Active].Current)
-	err := r.c.step(r.res, name, func() (string, bool, error) {
+	err := r.c.step(ctx, r.res, name, func() (string, bool, error) {
 		if change.Satisfied(st.snap.User) && st.converged() == "" {
 			return "values already set", true, nil
 		}
@@ -212,7 +212,7 @@ func (r *run) waitReady(ctx context.Context, st *State, to Color) ([]corev1.Pod,
 	if v := st.snap.Values.Colors[to].Replicas; v != nil {
 		want = int32(*v)
 	}
-	err := r.c.step(r.res, fmt.Sprintf("wait for %s: %d pods Ready and available", cs.Deployment, want), func() (string, bool, error) {
+	err := r.c.step(ctx, r.res, fmt.Sprintf("wait for %s: %d pods Ready and available", cs.Deployment, want), func() (string, bool, error) {
 		wctx, cancel := context.WithTimeout(ctx, r.opts.Gates.RolloutTimeout)
 		defer cancel()
 		w := gate.Rollout{Kube: r.c.Kube, Namespace: r.c.Namespace, Interval: r.c.PollInterval, Log: r.c.Log}
@@ -244,7 +244,7 @@ func (r *run) gate(ctx context.Context, st *State, to Color, pods []corev1.Pod) 
 	}
 	g := r.opts.Gates
 	name := fmt.Sprintf("gate: /ready and /health on %d pods and %s, %d passes in a row", len(pods), through, g.Passes)
-	return r.c.step(r.res, name, func() (string, bool, error) {
+	return r.c.step(ctx, r.res, name, func() (string, bool, error) {
 		gctx, cancel := context.WithTimeout(ctx, g.GateTimeout)
 		defer cancel()
 		err := r.health().Check(gctx, string(to), targets)
@@ -264,7 +264,7 @@ func (r *run) gateFailed(ctx context.Context, st *State, to Color, cause error) 
 	}
 	kept := fmt.Sprintf("%s kept running for inspection (`bluegreen abort %s` scales it down)", to, r.c.Release)
 	if r.opts.ScaleDownOnFailure {
-		err := r.c.step(r.res, fmt.Sprintf("scale %s to zero after the failed gate", to), func() (string, bool, error) {
+		err := r.c.step(ctx, r.res, fmt.Sprintf("scale %s to zero after the failed gate", to), func() (string, bool, error) {
 			_, err := r.c.apply(ctx, st, Change{string(to) + ".replicas": 0}, fmt.Sprintf("bluegreen: gate failed, %s scaled down", to))
 			return "", false, err
 		})
@@ -285,7 +285,7 @@ func (r *run) switchTo(ctx context.Context, st *State, from, to Color) (*State, 
 	if n := st.Colors[from].Current; n > 0 {
 		change[string(from)+".replicas"] = int(n)
 	}
-	err := r.c.step(r.res, fmt.Sprintf("switch service %s from %s to %s", st.Service.Name, from, to), func() (string, bool, error) {
+	err := r.c.step(ctx, r.res, fmt.Sprintf("switch service %s from %s to %s", st.Service.Name, from, to), func() (string, bool, error) {
 		r.record = Progress{Operation: r.res.Operation, From: from, To: to, Step: StepSwitched}
 		if err := r.lock.Record(ctx, r.record); err != nil {
 			return "", false, fmt.Errorf("record the switch on the lock: %w", err)
@@ -306,7 +306,7 @@ func (r *run) verify(ctx context.Context, st *State, from, to Color) error {
 	g := r.opts.Gates
 	newPods, oldPods := st.Colors[to].pods, st.Colors[from].pods
 	check := func(name string, fn func(context.Context) error) error {
-		return r.c.step(r.res, name, func() (string, bool, error) { return "", false, fn(ctx) })
+		return r.c.step(ctx, r.res, name, func() (string, bool, error) { return "", false, fn(ctx) })
 	}
 	err := check(fmt.Sprintf("verify: service %s endpoints are exactly the %d %s pods", st.Service.Name, len(newPods), to), func(ctx context.Context) error {
 		ctx, cancel := context.WithTimeout(ctx, g.DrainTimeout)
@@ -383,7 +383,7 @@ func (r *run) revert(ctx context.Context, st *State, from, to Color, cause error
 	r.c.Log("switching traffic back to %s", from)
 	// Switching back must happen even when the run is being interrupted.
 	ctx = context.WithoutCancel(ctx)
-	err := r.c.step(r.res, fmt.Sprintf("switch back: service %s to %s", st.Service.Name, from), func() (string, bool, error) {
+	err := r.c.step(ctx, r.res, fmt.Sprintf("switch back: service %s to %s", st.Service.Name, from), func() (string, bool, error) {
 		next, err := r.c.apply(ctx, st, Change{"activeColor": string(from)}, fmt.Sprintf("bluegreen: switch back %s -> %s: %v", to, from, cause))
 		if err != nil {
 			return "", false, err
@@ -405,7 +405,7 @@ func (r *run) revert(ctx context.Context, st *State, from, to Color, cause error
 // scheduleScaleDown records the old colour's deadline in the values and returns.
 func (r *run) scheduleScaleDown(ctx context.Context, st *State, from Color) (*State, error) {
 	at := r.c.Now().Add(r.opts.ScaleDownDelay).UTC().Truncate(time.Second)
-	err := r.c.step(r.res, fmt.Sprintf("record %s's scale-down deadline", from), func() (string, bool, error) {
+	err := r.c.step(ctx, r.res, fmt.Sprintf("record %s's scale-down deadline", from), func() (string, bool, error) {
 		next, err := r.c.apply(ctx, st, Change{string(from) + ".scaleDownAt": at.Format(time.RFC3339)},
 			fmt.Sprintf("bluegreen: %s verified; %s kept for rollback until %s", st.Active, from, at.Format(time.RFC3339)))
 		if err != nil {
@@ -423,7 +423,7 @@ func (r *run) waitAndFinalize(ctx context.Context, st *State) error {
 	if at == nil {
 		return nil
 	}
-	err := r.c.step(r.res, fmt.Sprintf("wait until %s to scale %s down", at.Format(time.RFC3339), st.Idle), func() (string, bool, error) {
+	err := r.c.step(ctx, r.res, fmt.Sprintf("wait until %s to scale %s down", at.Format(time.RFC3339), st.Idle), func() (string, bool, error) {
 		t := time.NewTicker(time.Minute)
 		defer t.Stop()
 		for {
@@ -458,7 +458,7 @@ func (r *run) scaleDown(ctx context.Context, st *State) (*State, error) {
 		// autoscaler (or replicaCount, already equal) owns its size again.
 		change[string(active)+".replicas"] = nil
 	}
-	err := r.c.step(r.res, fmt.Sprintf("scale %s to zero", idle), func() (string, bool, error) {
+	err := r.c.step(ctx, r.res, fmt.Sprintf("scale %s to zero", idle), func() (string, bool, error) {
 		next, err := r.c.apply(ctx, st, change, fmt.Sprintf("bluegreen: %s scaled to zero", idle))
 		if err != nil {
 			return "", false, err

@@ -44,7 +44,7 @@ func (d *Deploy) Run(ctx context.Context) (*Result, error) {
 	}
 	return c.operate(ctx, res, d.Cutover, func(r *run, st *State) error {
 		image := imageRef(st.snap.Values.Repository, d.Tag, d.Digest)
-		if err := c.step(res, "check image "+image+" is on a node", func() (string, bool, error) {
+		if err := c.step(ctx, res, "check image "+image+" is on a node", func() (string, bool, error) {
 			if d.SkipImageCheck {
 				return "skipped on request", true, nil
 			}
@@ -179,7 +179,7 @@ func (rb *Rollback) Run(ctx context.Context) (*Result, error) {
 			if rb.SkipImageCheck {
 				break
 			}
-			if err := c.step(res, "check image "+st.Colors[st.Idle].Image+" is on a node", func() (string, bool, error) {
+			if err := c.step(ctx, res, "check image "+st.Colors[st.Idle].Image+" is on a node", func() (string, bool, error) {
 				return "", false, c.imageOnNodes(ctx, st.Colors[st.Idle].Image)
 			}); err != nil {
 				return err
@@ -209,7 +209,7 @@ func (a *Abort) Run(ctx context.Context) (*Result, error) {
 			return fmt.Errorf("%w: no deploy in progress: %s is the previous version kept for rollback (finalize --now scales it down)", ErrBadInput, st.Idle)
 		case PhaseUnverified:
 			from := st.Idle
-			if err := c.step(res, fmt.Sprintf("switch back to %s (the switch to %s was never verified)", from, st.Active), func() (string, bool, error) {
+			if err := c.step(ctx, res, fmt.Sprintf("switch back to %s (the switch to %s was never verified)", from, st.Active), func() (string, bool, error) {
 				next, err := c.apply(ctx, st, Change{"activeColor": string(from)}, fmt.Sprintf("bluegreen: abort, switch back to %s", from))
 				if err != nil {
 					return "", false, err

@@ -97,6 +97,45 @@ func TestInterruptedDuringGateResumes(t *testing.T) {
 	assert.Equal(t, "green", f.serviceColor())
 }
 
+// An interrupt that lands as the gate's last probe answers lets the gate pass, but
+// the switch must not start: a run stops between steps.
+func TestInterruptedAsTheGatePassesDoesNotSwitch(t *testing.T) {
+	t.Parallel()
+	gateProbes := func(f *fixture) int {
+		n := 0
+		for _, p := range f.cl.Probes() {
+			if p.Color == "green" && p.Active == "blue" {
+				n++
+			}
+		}
+		return n
+	}
+	whole := newFixture(t, nil)
+	_, err := whole.deploy("2.0.0").Run(context.Background())
+	require.NoError(t, err)
+	last := gateProbes(whole)
+	require.Positive(t, last)
+
+	f := newFixture(t, nil)
+	var mu sync.Mutex
+	seen := 0
+	ctx := interruptWhen(f, func(p fakecluster.Probe) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		if p.Color == "green" && p.Active == "blue" {
+			seen++
+		}
+		return seen == last
+	})
+	res, err := f.deploy("2.0.0").Run(ctx)
+	require.ErrorIs(t, err, context.Canceled)
+	assert.Equal(t, "done", stepOutcome(res, "gate"), "the interrupt came with the gate's last probe")
+	assert.Equal(t, "not started", stepOutcome(res, "switch"))
+	assert.Equal(t, "blue", f.serviceColor(), "no switch after the interrupt")
+	assert.Equal(t, 0, countSwitches(f))
+	assert.False(t, f.leaseExists(), "nothing was switched, so nothing is left to resume")
+}
+
 func TestKilledRunsLockIsTakenOverAndResumed(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, nil)

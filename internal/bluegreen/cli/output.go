@@ -53,7 +53,7 @@ func printResult(w io.Writer, format string, res *bluegreen.Result) error {
 	p := &printer{w: w}
 	p.f("%s %s (namespace %s): %s\n", res.Operation, res.Release, res.Namespace, res.Outcome)
 	for _, s := range res.Steps {
-		mark := map[string]string{"done": "ok  ", "skipped": "skip", "failed": "FAIL"}[s.Outcome]
+		mark := map[string]string{"done": "ok  ", "skipped": "skip", "failed": "FAIL", "not started": "stop"}[s.Outcome]
 		line := fmt.Sprintf("  [%s] %s", mark, s.Name)
 		if s.Detail != "" {
 			line += ": " + s.Detail
