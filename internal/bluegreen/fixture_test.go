@@ -87,8 +87,8 @@ func fast(c *bluegreen.Cutover) {
 		RolloutTimeout: time.Second,
 		Passes:         2,
 		Interval:       5 * time.Millisecond,
-		GateTimeout:    500 * time.Millisecond,
-		DrainTimeout:   500 * time.Millisecond,
+		GateTimeout:    2 * time.Second, // headroom on a loaded machine; failing gates wait it out
+		DrainTimeout:   2 * time.Second,
 		MaxOldRate:     0,
 		VerifyFor:      30 * time.Millisecond,
 	}
