@@ -23,7 +23,7 @@ type Postgres struct {
 	// URL connects as the superuser "postgres" to database "postgres" (trust auth, loopback only).
 	URL  string
 	Port int
-	proc *process
+	*process
 }
 
 // StartPostgres initialises a cluster in a temporary directory and starts it on a free port.
@@ -61,28 +61,18 @@ func StartPostgres(t testing.TB) *Postgres {
 	pg := &Postgres{
 		URL:  fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", port),
 		Port: port,
-		proc: &process{
+		process: &process{
 			t: t, name: "postgres", cred: cred, port: port, logPath: filepath.Join(root, "postgres.log"),
 			argv: []string{postgres, "-D", data, "-p", itoa(port), "-h", "127.0.0.1",
 				"-c", "unix_socket_directories=", "-c", "fsync=off", "-c", "max_connections=50"},
+			stopSignal:   syscall.SIGINT, // fast shutdown: open connections are terminated
+			readyTimeout: 30 * time.Second,
 		},
 	}
-	t.Cleanup(func() { pg.proc.stop(syscall.SIGINT) })
+	pg.process.ping = pg.ping // ready once it answers SELECT 1
+	t.Cleanup(func() { pg.Stop(t) })
 	pg.Start(t)
 	return pg
-}
-
-// Start starts the server (again) and waits until it answers SELECT 1.
-func (p *Postgres) Start(t testing.TB) {
-	t.Helper()
-	p.proc.start()
-	p.proc.waitReady(30*time.Second, p.ping)
-}
-
-// Stop shuts the server down (fast shutdown: open connections are terminated).
-func (p *Postgres) Stop(t testing.TB) {
-	t.Helper()
-	p.proc.stop(syscall.SIGINT)
 }
 
 func (p *Postgres) ping(ctx context.Context) error {

@@ -15,7 +15,7 @@ import (
 type Redis struct {
 	URL  string
 	Port int
-	proc *process
+	*process
 }
 
 // StartRedis starts redis-server on a free loopback port.
@@ -27,28 +27,18 @@ func StartRedis(t testing.TB) *Redis {
 	r := &Redis{
 		URL:  fmt.Sprintf("redis://127.0.0.1:%d/0", port),
 		Port: port,
-		proc: &process{
+		process: &process{
 			t: t, name: "redis-server", port: port, logPath: filepath.Join(dir, "redis.log"),
 			argv: []string{bin, "--port", itoa(port), "--bind", "127.0.0.1", "--dir", dir,
 				"--save", "", "--appendonly", "no", "--daemonize", "no", "--protected-mode", "yes"},
+			stopSignal:   syscall.SIGTERM,
+			readyTimeout: 15 * time.Second,
 		},
 	}
-	t.Cleanup(func() { r.proc.stop(syscall.SIGTERM) })
+	r.process.ping = r.ping // ready once it answers PING
+	t.Cleanup(func() { r.Stop(t) })
 	r.Start(t)
 	return r
-}
-
-// Start starts the server (again) and waits until it answers PING.
-func (r *Redis) Start(t testing.TB) {
-	t.Helper()
-	r.proc.start()
-	r.proc.waitReady(15*time.Second, r.ping)
-}
-
-// Stop shuts the server down.
-func (r *Redis) Stop(t testing.TB) {
-	t.Helper()
-	r.proc.stop(syscall.SIGTERM)
 }
 
 func (r *Redis) ping(ctx context.Context) error {

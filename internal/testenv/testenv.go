@@ -39,10 +39,27 @@ type process struct {
 	cred    *syscall.Credential
 	logPath string
 	port    int
+	// How the server is stopped, and how long it may take to answer ping after a start.
+	stopSignal   syscall.Signal
+	readyTimeout time.Duration
+	ping         func(ctx context.Context) error
 
 	mu   sync.Mutex
 	cmd  *exec.Cmd
 	done chan struct{}
+}
+
+// Start starts the server (again) and waits until it answers.
+func (p *process) Start(t testing.TB) {
+	t.Helper()
+	p.start()
+	p.waitReady(p.readyTimeout, p.ping)
+}
+
+// Stop shuts the server down; a later Start brings it back on the same port and data.
+func (p *process) Stop(t testing.TB) {
+	t.Helper()
+	p.stop(p.stopSignal)
 }
 
 func (p *process) start() {
