@@ -23,6 +23,7 @@ import (
 
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/debimage"
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/kindnode"
+	"github.com/ai-assistant-chart/ai-assistant-chart/internal/retry"
 )
 
 // DefaultName is the cluster the project's tests and demo share.
@@ -220,7 +221,7 @@ func (c *Cluster) reuse(ctx context.Context, o Options) (bool, error) {
 	}
 	if err := c.exportKubeconfig(); err == nil {
 		if err := c.connect(); err == nil {
-			if err := waitFor(ctx, 30*time.Second, func(ctx context.Context) error {
+			if err := retry.Until(ctx, 30*time.Second, 500*time.Millisecond, func(ctx context.Context) error {
 				_, err := c.Clientset.Discovery().ServerVersion()
 				return err
 			}); err == nil {
@@ -300,7 +301,7 @@ func kubectlFor(ctx context.Context, b *kindnode.Builder, image string, offline 
 // waitReady waits until want nodes are Ready and CoreDNS has an available replica.
 func (c *Cluster) waitReady(ctx context.Context, want int, timeout time.Duration) error {
 	began := time.Now()
-	err := waitFor(ctx, timeout, func(ctx context.Context) error {
+	err := retry.Until(ctx, timeout, 500*time.Millisecond, func(ctx context.Context) error {
 		nodes, err := c.Clientset.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
 		if err != nil {
 			return fmt.Errorf("list nodes: %w", err)
@@ -432,25 +433,6 @@ func Delete(ctx context.Context, o Options) error {
 		return nil
 	}
 	return c.Delete()
-}
-
-// waitFor polls try every 500 ms until it succeeds or timeout passes, returning the last error.
-func waitFor(ctx context.Context, timeout time.Duration, try func(ctx context.Context) error) error {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	tick := time.NewTicker(500 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		err := try(ctx)
-		if err == nil {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("gave up after %s: %w", timeout, err)
-		case <-tick.C:
-		}
-	}
 }
 
 // onlyCrictlFailures reports whether every error kind aggregated is a failed crictl command.

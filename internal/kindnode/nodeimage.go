@@ -11,6 +11,7 @@ import (
 
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/debimage"
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/podnet"
+	"github.com/ai-assistant-chart/ai-assistant-chart/internal/retry"
 )
 
 // componentImages builds the images kubeadm expects, tagged exactly as it names them.
@@ -116,7 +117,7 @@ func (b *Builder) nodeImage(ctx context.Context, nodeBase, tag string, set Image
 		if err := st.Cmd(ctx, nil, "", nil, "docker", "cp", dir+"/.", name+":/"); err != nil {
 			return err
 		}
-		if err := waitFor(ctx, 60*time.Second, func() error {
+		if err := retry.Until(ctx, 60*time.Second, 250*time.Millisecond, func(ctx context.Context) error {
 			return exec.CommandContext(ctx, "docker", "exec", name, "ctr", "version").Run()
 		}); err != nil {
 			return fmt.Errorf("containerd in the build container did not answer: %w", err)
@@ -133,7 +134,7 @@ func (b *Builder) nodeImage(ctx context.Context, nodeBase, tag string, set Image
 		if err := st.Cmd(ctx, nil, "", nil, "docker", "kill", "--signal", "TERM", name); err != nil {
 			return err
 		}
-		if err := waitFor(ctx, 60*time.Second, func() error {
+		if err := retry.Until(ctx, 60*time.Second, 250*time.Millisecond, func(ctx context.Context) error {
 			out, err := exec.CommandContext(ctx, "docker", "inspect", "--format", "{{.State.Running}}", name).Output()
 			if err != nil || strings.TrimSpace(string(out)) != "false" {
 				return fmt.Errorf("still running")
@@ -148,25 +149,6 @@ func (b *Builder) nodeImage(ctx context.Context, nodeBase, tag string, set Image
 			"--change", `ENTRYPOINT ["/usr/local/bin/entrypoint", "/sbin/init"]`,
 			name, tag)
 	})
-}
-
-// waitFor polls try every 250 ms until it succeeds or the timeout passes.
-func waitFor(ctx context.Context, timeout time.Duration, try func() error) error {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	tick := time.NewTicker(250 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		err := try()
-		if err == nil {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("gave up after %s: %w", timeout, err)
-		case <-tick.C:
-		}
-	}
 }
 
 // Kubectl returns the path of a kubectl of the node image's Kubernetes version: the one the

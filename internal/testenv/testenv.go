@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ai-assistant-chart/ai-assistant-chart/internal/retry"
 )
 
 const installHint = "install it with hack/test-deps.sh (apt-get install postgresql redis-server)"
@@ -127,24 +129,22 @@ func (p *process) logTail() string {
 	return string(b)
 }
 
-// waitReady polls ready until it succeeds or the deadline passes.
+// waitReady polls ready until it succeeds or the deadline passes; a server that exits
+// while starting fails the test at once, with its log.
 func (p *process) waitReady(timeout time.Duration, ready func(ctx context.Context) error) {
 	p.t.Helper()
-	deadline := time.Now().Add(timeout)
-	var err error
-	for time.Now().Before(deadline) {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		err = ready(ctx)
-		cancel()
-		if err == nil {
-			return
-		}
-		if p.exited() {
+	err := retry.Until(context.Background(), timeout, 50*time.Millisecond, func(ctx context.Context) error {
+		pctx, cancel := context.WithTimeout(ctx, time.Second)
+		defer cancel()
+		err := ready(pctx)
+		if err != nil && p.exited() {
 			p.t.Fatalf("%s exited while starting: %v\nlog:\n%s", p.name, err, p.logTail())
 		}
-		time.Sleep(50 * time.Millisecond) // poll interval, not synchronisation: the loop checks state
+		return err
+	})
+	if err != nil {
+		p.t.Fatalf("%s not ready on port %d: %v\nlog:\n%s", p.name, p.port, err, p.logTail())
 	}
-	p.t.Fatalf("%s not ready on port %d within %s: %v\nlog:\n%s", p.name, p.port, timeout, err, p.logTail())
 }
 
 // lookBinary finds a server binary in PATH or in the given well-known directories.

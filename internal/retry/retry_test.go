@@ -1,0 +1,47 @@
+package retry
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestUntilRetriesUntilSuccess(t *testing.T) {
+	t.Parallel()
+	calls := 0
+	err := Until(context.Background(), time.Minute, time.Millisecond, func(context.Context) error {
+		calls++
+		if calls < 3 {
+			return errors.New("not yet")
+		}
+		return nil
+	})
+	require.NoError(t, err)
+	assert.Equal(t, 3, calls)
+}
+
+func TestUntilGivesUpWithTheLastError(t *testing.T) {
+	t.Parallel()
+	notReady := errors.New("node not Ready")
+	err := Until(context.Background(), 20*time.Millisecond, time.Millisecond, func(ctx context.Context) error {
+		_, bounded := ctx.Deadline()
+		assert.True(t, bounded, "try gets the deadline")
+		return notReady
+	})
+	require.ErrorIs(t, err, notReady)
+	assert.Contains(t, err.Error(), "gave up after 20ms")
+}
+
+func TestUntilStopsWhenTheCallerCancels(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(context.Background())
+	err := Until(ctx, time.Hour, time.Hour, func(context.Context) error {
+		cancel()
+		return errors.New("still down")
+	})
+	require.ErrorContains(t, err, "still down")
+}
