@@ -17,6 +17,7 @@ import (
 	sigsyaml "sigs.k8s.io/yaml"
 
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen"
+	"github.com/ai-assistant-chart/ai-assistant-chart/internal/golden"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files under testdata/")
@@ -111,15 +112,7 @@ func TestGitOpsPrintsTheChangesItWaitsFor(t *testing.T) {
 	assert.Equal(t, "green", f.serviceColor())
 
 	got := strings.ReplaceAll(out.String(), store.ValuesFile, "values-prod.yaml")
-	golden := filepath.Join("testdata", "gitops-print.golden")
-	if *update {
-		require.NoError(t, os.WriteFile(golden, []byte(got), 0o644))
-	}
-	want, err := os.ReadFile(golden)
-	require.NoError(t, err, "run go test -run TestGitOpsPrints -update to create it")
-	if diff := cmp.Diff(string(want), got); diff != "" {
-		t.Errorf("printed change differs from %s (-want +got):\n%s", golden, diff)
-	}
+	golden.Assert(t, filepath.Join("testdata", "gitops-print.golden"), got, *update, "go test ./internal/bluegreen -run TestGitOpsPrints -update")
 }
 
 func TestGitOpsWithoutSyncTimesOutBeforeTheSwitch(t *testing.T) {

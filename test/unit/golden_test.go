@@ -2,13 +2,13 @@ package unit
 
 import (
 	"flag"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
 	"github.com/stretchr/testify/require"
+
+	"github.com/ai-assistant-chart/ai-assistant-chart/internal/golden"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/ from the current render")
@@ -27,15 +27,7 @@ func TestGoldenDefaultRender(t *testing.T) {
 	}
 	got := b.String()
 
-	path := filepath.Join("testdata", "default.golden.yaml")
-	if *update {
-		require.NoError(t, os.WriteFile(path, []byte(got), 0o644))
-	}
-	want, err := os.ReadFile(path)
-	require.NoError(t, err, "read golden file (create it with -update)")
-	if diff := cmp.Diff(string(want), got); diff != "" {
-		t.Errorf("default render differs from %s (-want +got); rerun with -update if intended:\n%s", path, diff)
-	}
+	golden.Assert(t, filepath.Join("testdata", "default.golden.yaml"), got, *update, "go test ./test/unit -run TestGoldenDefaultRender -update")
 }
 
 // TestDefaultRenderIsValid validates every object of the default render against the schemas
