@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -266,7 +266,7 @@ func (p *parser) databaseURL(name string, dst *string) {
 	if !ok {
 		return
 	}
-	if _, err := pgxpool.ParseConfig(v); err != nil {
+	if _, err := pgconn.ParseConfig(v); err != nil {
 		p.fail(name, v, "not a PostgreSQL connection string")
 		return
 	}

@@ -6,8 +6,11 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
+	"sync"
+	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -23,22 +26,29 @@ func (f CheckFunc) Name() string { return f.CheckName }
 // Check implements Check.
 func (f CheckFunc) Check(ctx context.Context) error { return f.Fn(ctx) }
 
-// Postgres runs SELECT 1 through a small pool, so a restarted server is reconnected to
-// without restarting the pod.
-type Postgres struct{ Pool *pgxpool.Pool }
+// Postgres runs SELECT 1 on one connection of its own, opened on the first check and
+// opened again after any failure, so a restarted server is reconnected to without
+// restarting the pod. It speaks the wire protocol through pgconn: a readiness check
+// needs no pool and no type mapping (pgxpool would add 1 MB to the image).
+type Postgres struct {
+	cfg  *pgconn.Config
+	mu   sync.Mutex // one check at a time on the connection
+	conn *pgconn.PgConn
+}
 
-// NewPostgres builds a lazy pool (no connection is made until the first check).
+// NewPostgres parses the URL; no connection is made until the first check.
 func NewPostgres(databaseURL string) (*Postgres, error) {
-	cfg, err := pgxpool.ParseConfig(databaseURL)
+	cfg, err := pgconn.ParseConfig(databaseURL)
 	if err != nil {
 		return nil, fmt.Errorf("parse DATABASE_URL: %w", err)
 	}
-	cfg.MaxConns = 2 // readiness only; the app's own pool would be separate
-	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
-	if err != nil {
-		return nil, fmt.Errorf("create postgres pool: %w", err)
+	// The URL is the application's: pgxpool settings in it are not for the server.
+	for k := range cfg.RuntimeParams {
+		if strings.HasPrefix(k, "pool_") {
+			delete(cfg.RuntimeParams, k)
+		}
 	}
-	return &Postgres{Pool: pool}, nil
+	return &Postgres{cfg: cfg}, nil
 }
 
 // Name implements Check.
@@ -46,15 +56,37 @@ func (*Postgres) Name() string { return "database" }
 
 // Check implements Check.
 func (p *Postgres) Check(ctx context.Context) error {
-	var one int
-	if err := p.Pool.QueryRow(ctx, "SELECT 1").Scan(&one); err != nil {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.conn == nil {
+		conn, err := pgconn.ConnectConfig(ctx, p.cfg)
+		if err != nil {
+			return fmt.Errorf("postgres connect: %w", err)
+		}
+		p.conn = conn
+	}
+	if _, err := p.conn.Exec(ctx, "SELECT 1").ReadAll(); err != nil {
+		p.closeLocked() // the next check starts from a fresh connection
 		return fmt.Errorf("postgres select 1: %w", err)
 	}
 	return nil
 }
 
-// Close releases the pool.
-func (p *Postgres) Close() { p.Pool.Close() }
+// Close closes the connection.
+func (p *Postgres) Close() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.closeLocked()
+}
+
+func (p *Postgres) closeLocked() {
+	if p.conn != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_ = p.conn.Close(ctx)
+		p.conn = nil
+	}
+}
 
 // Redis sends PING.
 type Redis struct{ Client *redis.Client }
