@@ -45,3 +45,27 @@ func TestUntilStopsWhenTheCallerCancels(t *testing.T) {
 	})
 	require.ErrorContains(t, err, "still down")
 }
+
+// A wait cancelled during a try must not try again, even when the next tick is
+// already due: a health gate could pass after an interrupt and a cutover go on.
+func TestPollDoesNotTryAgainOnceCancelled(t *testing.T) {
+	t.Parallel()
+	for range 50 { // select's choice is random: repeat so a wrong one shows
+		ctx, cancel := context.WithCancel(context.Background())
+		calls := 0
+		err := Poll(ctx, time.Nanosecond, func(context.Context) (bool, error) { // the next tick is due at once
+			calls++
+			cancel()
+			return calls > 1, nil
+		})
+		require.ErrorIs(t, err, context.Canceled)
+		require.Equal(t, 1, calls)
+	}
+}
+
+func TestPollReturnsTheTrysErrorAsIs(t *testing.T) {
+	t.Parallel()
+	boom := errors.New("boom")
+	err := Poll(context.Background(), time.Hour, func(context.Context) (bool, error) { return false, boom })
+	require.Equal(t, boom, err)
+}

@@ -60,23 +60,6 @@ func TestPollIsBoundedAndSaysWhatItWaitedFor(t *testing.T) {
 	require.ErrorIs(t, err, boom, "an error ends the wait at once")
 }
 
-// A wait cancelled during a try must not try again, even when the next tick is
-// already due: a gate could pass after an interrupt and the cutover go on.
-func TestPollDoesNotTryAgainOnceCancelled(t *testing.T) {
-	t.Parallel()
-	for range 50 { // select's choice is random: repeat so a wrong one shows
-		ctx, cancel := context.WithCancel(context.Background())
-		calls := 0
-		err := Poll(ctx, time.Nanosecond, func(context.Context) (bool, string, error) { // the next tick is due at once
-			calls++
-			cancel()
-			return calls > 1, "pass 2", nil
-		})
-		require.ErrorIs(t, err, context.Canceled)
-		require.Equal(t, 1, calls)
-	}
-}
-
 // scripted answers each probe from a list, then repeats the last answer.
 type scripted struct{ statuses []int }
 

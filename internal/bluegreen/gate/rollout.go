@@ -14,6 +14,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/kubernetes"
+
+	"github.com/ai-assistant-chart/ai-assistant-chart/internal/retry"
 )
 
 // Logf prints one progress line.
@@ -24,25 +26,17 @@ type Logf func(format string, args ...any)
 // wait is bounded by ctx.
 func Poll(ctx context.Context, interval time.Duration, try func(context.Context) (done bool, waiting string, err error)) error {
 	start := time.Now()
-	t := time.NewTicker(interval)
-	defer t.Stop()
 	waiting := ""
-	for tries := 0; ; tries++ {
-		// select picks at random when the tick and the cancellation are both ready: look
-		// first, so a cancelled wait never tries (and maybe passes) once more.
-		if ctx.Err() != nil && tries > 0 {
-			return fmt.Errorf("gave up after %s waiting for %s: %w", time.Since(start).Round(time.Second), waiting, ctx.Err())
-		}
-		done, w, err := try(ctx)
-		if err != nil || done {
-			return err
-		}
-		waiting = w
-		select {
-		case <-ctx.Done():
-		case <-t.C:
-		}
+	var tryErr error
+	err := retry.Poll(ctx, interval, func(ctx context.Context) (bool, error) {
+		var done bool
+		done, waiting, tryErr = try(ctx)
+		return done, tryErr
+	})
+	if err != nil && tryErr == nil {
+		return fmt.Errorf("gave up after %s waiting for %s: %w", time.Since(start).Round(time.Second), waiting, err)
 	}
+	return err
 }
 
 // Rollout waits for a colour's Deployment to run exactly its desired replicas, all
