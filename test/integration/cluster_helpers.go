@@ -30,6 +30,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/cluster"
+	"github.com/ai-assistant-chart/ai-assistant-chart/internal/retry"
 )
 
 // clusterTestServer answers every request with its pod's and node's names, so a test can
@@ -278,16 +279,8 @@ func clusterGetUntilOK(t *testing.T, ctx context.Context, url string, timeout ti
 func clusterPoll(ctx context.Context, timeout time.Duration, ok func() bool) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	tick := time.NewTicker(500 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		if ok() {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("gave up after %s", timeout)
-		case <-tick.C:
-		}
+	if err := retry.Poll(ctx, 500*time.Millisecond, func(context.Context) (bool, error) { return ok(), nil }); err != nil {
+		return fmt.Errorf("gave up after %s", timeout)
 	}
+	return nil
 }
