@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -18,6 +17,7 @@ import (
 	"time"
 
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/standin"
+	"github.com/ai-assistant-chart/ai-assistant-chart/internal/testenv"
 )
 
 var binary string
@@ -39,16 +39,6 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }
 
 func TestHealthcheckSubcommand(t *testing.T) {
@@ -78,7 +68,7 @@ func TestHealthcheckSubcommand(t *testing.T) {
 func TestBadConfigExitsNamingTheVariable(t *testing.T) {
 	t.Parallel()
 	cmd := exec.Command(binary)
-	cmd.Env = []string{"MAX_TOKENS=many", "PORT=" + fmt.Sprint(freePort(t))}
+	cmd.Env = []string{"MAX_TOKENS=many", "PORT=" + fmt.Sprint(testenv.FreePort(t))}
 	out, err := cmd.CombinedOutput()
 	if exitCode(err) != 1 || !strings.Contains(string(out), "MAX_TOKENS") {
 		t.Errorf("exit %d output %q, want 1 naming MAX_TOKENS", exitCode(err), out)
@@ -93,7 +83,7 @@ func TestSIGTERMDrains(t *testing.T) {
 	lts := httptest.NewServer(llm)
 	defer lts.Close()
 
-	port := freePort(t)
+	port := testenv.FreePort(t)
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
 	var logs bytes.Buffer
 	cmd := exec.Command(binary)

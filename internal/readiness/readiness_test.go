@@ -6,8 +6,10 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -150,7 +152,7 @@ func TestTCPAndLLMChecks(t *testing.T) {
 		t.Errorf("tcp check on a listening port: %v", err)
 	}
 	ln.Close()
-	if err := (TCP{CheckName: "vector_db", Addr: addr}).Check(ctx); err == nil {
+	if err := (TCP{CheckName: "vector_db", Addr: closedPort(t)}).Check(ctx); err == nil {
 		t.Errorf("tcp check on a closed port passed")
 	}
 
@@ -177,4 +179,24 @@ func TestTCPAndLLMChecks(t *testing.T) {
 	if err := llm.Check(ctx); err == nil {
 		t.Errorf("llm check passed on 401")
 	}
+}
+
+// closedPort returns a loopback address that refuses connections for the whole test: a
+// socket bound to it and never listening holds it, so no parallel test can take it (a
+// port freed by closing a listener can be handed out again at once).
+func closedPort(t *testing.T) string {
+	t.Helper()
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { syscall.Close(fd) })
+	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		t.Fatal(err)
+	}
+	sa, err := syscall.Getsockname(fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(sa.(*syscall.SockaddrInet4).Port))
 }
