@@ -85,8 +85,8 @@ func TestEachColourHasItsOwnImage(t *testing.T) {
 			r := render(t, values(t, "", tc.sets...))
 			assert.Equal(t, tc.blue, image(r, "blue"))
 			assert.Equal(t, tc.green, image(r, "green"))
-			assert.Equal(t, tc.blueVersionLbl, get[*appsv1.Deployment](t, r, "ai-assistant-blue").Spec.Template.Labels["app.kubernetes.io/version"])
-			assert.Equal(t, tc.greenVersionLbl, get[*appsv1.Deployment](t, r, "ai-assistant-green").Spec.Template.Labels["app.kubernetes.io/version"])
+			assert.Equal(t, tc.blueVersionLbl, get[*appsv1.Deployment](t, r, "ai-assistant-blue").Labels["app.kubernetes.io/version"])
+			assert.Equal(t, tc.greenVersionLbl, get[*appsv1.Deployment](t, r, "ai-assistant-green").Labels["app.kubernetes.io/version"])
 		})
 	}
 }

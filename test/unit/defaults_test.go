@@ -45,8 +45,8 @@ func TestDefaultsRenderTheSeedDeployment(t *testing.T) {
 	assert.Equal(t, "your-registry/ai-assistant:v1.0.0", c.Image)
 	assert.Equal(t, []corev1.ContainerPort{{Name: "http", ContainerPort: 8000, Protocol: corev1.ProtocolTCP}}, c.Ports)
 	assert.Equal(t, []corev1.EnvFromSource{
-		{ConfigMapRef: &corev1.ConfigMapEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: "ai-assistant-config"}}},
-		{SecretRef: &corev1.SecretEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: "ai-assistant-secrets"}}},
+		{ConfigMapRef: &corev1.ConfigMapEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: "ai-assistant-blue"}}},
+		{SecretRef: &corev1.SecretEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: "ai-assistant-blue"}}},
 	}, c.EnvFrom, "envFrom")
 
 	wantResources := corev1.ResourceRequirements{
@@ -136,7 +136,7 @@ func TestDefaultsFixTheSeedsShortcomings(t *testing.T) {
 func TestDefaultsRenderTheSeedConfigAndSecret(t *testing.T) {
 	t.Parallel()
 	r := render(t, nil)
-	cm := get[*corev1.ConfigMap](t, r, "ai-assistant-config")
+	cm := get[*corev1.ConfigMap](t, r, "ai-assistant-blue")
 	assert.Equal(t, map[string]string{
 		"LOG_LEVEL":          "INFO",
 		"CORS_ORIGINS":       "https://your-domain.com",
@@ -149,7 +149,7 @@ func TestDefaultsRenderTheSeedConfigAndSecret(t *testing.T) {
 		"PROMETHEUS_ENABLED": "true",
 	}, cm.Data)
 
-	s := get[*corev1.Secret](t, r, "ai-assistant-secrets")
+	s := get[*corev1.Secret](t, r, "ai-assistant-blue")
 	assert.Equal(t, corev1.SecretTypeOpaque, s.Type)
 	assert.Empty(t, s.Data, "credentials go in stringData, not base64 data")
 	want := map[string]string{}

@@ -71,7 +71,7 @@ var scenarioChecks = map[string]func(t *testing.T, r *rendered){
 	"nodeport-values.yaml": func(t *testing.T, r *rendered) {
 		assert.Equal(t, int32(30080), get[*corev1.Service](t, r, "ai-assistant").Spec.Ports[0].NodePort)
 		assert.Equal(t, int32(30081), get[*corev1.Service](t, r, "ai-assistant-preview").Spec.Ports[0].NodePort)
-		assert.Equal(t, "", get[*corev1.ConfigMap](t, r, "ai-assistant-config").Data["VECTOR_DB_HOST"])
+		assert.Equal(t, "", get[*corev1.ConfigMap](t, r, "ai-assistant-blue").Data["VECTOR_DB_HOST"])
 	},
 }
 
@@ -189,5 +189,5 @@ func TestStackValuesAreValid(t *testing.T) {
 	r := render(t, vals)
 	assertValidAgainstSchemas(t, r)
 	assert.Equal(t, int32(stack.ActiveNodePort), get[*corev1.Service](t, r, "ai-assistant").Spec.Ports[0].NodePort)
-	assert.Equal(t, "http://llm-standin:8080/v1", get[*corev1.ConfigMap](t, r, "ai-assistant-config").Data["LLM_BASE_URL"])
+	assert.Equal(t, "http://llm-standin:8080/v1", get[*corev1.ConfigMap](t, r, "ai-assistant-blue").Data["LLM_BASE_URL"])
 }

@@ -66,13 +66,89 @@ color: {{ .color }}
 {{- end }}
 
 {{/*
-ai-assistant.colorLabels: the labels of one colour's objects and pods, with its version.
+ai-assistant.colorLabels: the labels of one colour's objects (not its pods), with its version.
 Call with (dict "root" $ "color" "blue").
 */}}
 {{- define "ai-assistant.colorLabels" -}}
 {{ include "ai-assistant.labels" .root }}
 color: {{ .color }}
 app.kubernetes.io/version: {{ include "ai-assistant.colorTag" . | trunc 63 | trimSuffix "-" | quote }}
+{{- end }}
+
+{{/*
+ai-assistant.podLabels: the labels of one colour's pods. No chart or app version: a label in the
+pod template rolls the pods when it changes, so a chart upgrade would roll the live colour.
+Call with (dict "root" $ "color" "blue").
+*/}}
+{{- define "ai-assistant.podLabels" -}}
+{{ include "ai-assistant.colorSelectorLabels" . }}
+app.kubernetes.io/part-of: {{ include "ai-assistant.name" .root }}
+{{- end }}
+
+{{/*
+ai-assistant.colorValues: one colour's snapshot, every value that shapes its pods: the shared
+key, or the colour's own key of the same name when it sets one. Maps of strings (config,
+secrets, podAnnotations, podLabels) merge key by key, the colour's key winning; every other
+key is replaced wholesale when the colour sets it, and null follows the shared key. The colour's
+`env` is added after its extraEnv, an entry replacing one of the same name.
+Call with (dict "root" $ "color" "blue" "out" (dict)): the snapshot is written into "out", so
+callers get typed values without a toYaml/fromYaml round trip.
+*/}}
+{{- define "ai-assistant.colorValues" -}}
+{{- $v := .root.Values }}
+{{- $c := index $v .color }}
+{{- range $key := include "ai-assistant.replacedKeys" . | splitList " " }}
+{{- $own := index $c $key }}
+{{- $_ := set $.out $key (ternary (index $v $key) $own (kindIs "invalid" $own)) }}
+{{- end }}
+{{- range $key := list "config" "secrets" "podAnnotations" "podLabels" }}
+{{- $merged := deepCopy (index $v $key | default dict) }}
+{{- range $k, $val := (index $c $key | default dict) }}
+{{- $_ := set $merged $k $val }}
+{{- end }}
+{{- $_ := set $.out $key $merged }}
+{{- end }}
+{{- $own := dict }}
+{{- range $c.env }}
+{{- $_ := set $own .name true }}
+{{- end }}
+{{- $env := list }}
+{{- range $.out.extraEnv }}
+{{- if not (hasKey $own .name) }}
+{{- $env = append $env . }}
+{{- end }}
+{{- end }}
+{{- $_ := set .out "env" (concat $env ($c.env | default list)) }}
+{{- $_ := set .out "imagePullPolicy" (default $v.image.pullPolicy $c.image.pullPolicy) }}
+{{- $_ := set .out "image" (include "ai-assistant.colorImage" .) }}
+{{- $_ := set .out "configMapName" (printf "%s-%s" (include "ai-assistant.fullname" .root) .color) }}
+{{- $_ := set .out "secretName" (default (printf "%s-%s" (include "ai-assistant.fullname" .root) .color) $.out.existingSecret) }}
+{{- end }}
+
+{{/*
+ai-assistant.replacedKeys: the pod-shaping keys a colour replaces wholesale (see colorValues).
+*/}}
+{{- define "ai-assistant.replacedKeys" -}}
+existingSecret extraEnv resources livenessProbe readinessProbe startupProbe podSecurityContext securityContext terminationGracePeriodSeconds preStopSleepSeconds nodeSelector tolerations affinity topologySpread priorityClassName imagePullSecrets extraVolumes extraVolumeMounts
+{{- end }}
+
+{{/*
+ai-assistant.configData: the data of one colour's ConfigMap, from its snapshot (colorValues).
+The pods' checksum/config hashes this text, so it rolls them exactly when the data changes.
+*/}}
+{{- define "ai-assistant.configData" -}}
+{{- range $key, $value := .config }}
+{{ $key }}: {{ toString $value | quote }}
+{{- end }}
+{{- end }}
+
+{{/*
+ai-assistant.secretData: the stringData of one colour's Secret, from its snapshot (colorValues).
+*/}}
+{{- define "ai-assistant.secretData" -}}
+{{- range $key, $value := .secrets }}
+{{ $key }}: {{ toString $value | quote }}
+{{- end }}
 {{- end }}
 
 {{/*
@@ -97,10 +173,11 @@ Call with (dict "root" $ "color" "blue").
 */}}
 {{- define "ai-assistant.colorImage" -}}
 {{- $c := index .root.Values .color }}
+{{- $repo := default .root.Values.image.repository $c.image.repository }}
 {{- if $c.image.digest }}
-{{- printf "%s@%s" .root.Values.image.repository $c.image.digest }}
+{{- printf "%s@%s" $repo $c.image.digest }}
 {{- else }}
-{{- printf "%s:%s" .root.Values.image.repository (include "ai-assistant.colorTag" .) }}
+{{- printf "%s:%s" $repo (include "ai-assistant.colorTag" .) }}
 {{- end }}
 {{- end }}
 
@@ -126,13 +203,6 @@ ai-assistant.serviceAccountName: the ServiceAccount the pods run as.
 {{- end }}
 
 {{/*
-ai-assistant.secretName: the Secret the pods read credentials from.
-*/}}
-{{- define "ai-assistant.secretName" -}}
-{{- default (printf "%s-secrets" (include "ai-assistant.fullname" .)) .Values.existingSecret }}
-{{- end }}
-
-{{/*
 ai-assistant.validate: cross-field rules that values.schema.json cannot express. Each failure
 names the keys involved and how to fix them; nothing is rendered, so nothing changes.
 */}}
@@ -155,8 +225,15 @@ names the keys involved and how to fix them; nothing is rendered, so nothing cha
 {{- fail "autoscaling.enabled is true but no metric is set: set autoscaling.targetCPUUtilizationPercentage, autoscaling.targetMemoryUtilizationPercentage or autoscaling.requestsPerSecond.enabled" }}
 {{- end }}
 {{- end }}
-{{- if and .Values.preStopSleepSeconds (ge (int .Values.preStopSleepSeconds) (int .Values.terminationGracePeriodSeconds)) }}
-{{- fail (printf "preStopSleepSeconds (%d) must be less than terminationGracePeriodSeconds (%d), or the pod is killed before it can drain" (int .Values.preStopSleepSeconds) (int .Values.terminationGracePeriodSeconds)) }}
+{{- range $color := list "blue" "green" }}
+{{- $v := dict }}
+{{- include "ai-assistant.colorValues" (dict "root" $ "color" $color "out" $v) }}
+{{- if and $v.preStopSleepSeconds (ge (int $v.preStopSleepSeconds) (int $v.terminationGracePeriodSeconds)) }}
+{{- $c := index $.Values $color }}
+{{- $pre := ternary "preStopSleepSeconds" (printf "%s.preStopSleepSeconds" $color) (kindIs "invalid" $c.preStopSleepSeconds) }}
+{{- $grace := ternary "terminationGracePeriodSeconds" (printf "%s.terminationGracePeriodSeconds" $color) (kindIs "invalid" $c.terminationGracePeriodSeconds) }}
+{{- fail (printf "%s (%d) must be less than %s (%d), or %s's pods are killed before they can drain" $pre (int $v.preStopSleepSeconds) $grace (int $v.terminationGracePeriodSeconds) $color) }}
+{{- end }}
 {{- end }}
 {{- if and .Values.podDisruptionBudget.enabled (not (kindIs "invalid" .Values.podDisruptionBudget.minAvailable)) (not (kindIs "invalid" .Values.podDisruptionBudget.maxUnavailable)) }}
 {{- fail "podDisruptionBudget.minAvailable and podDisruptionBudget.maxUnavailable are both set: set one of them to null" }}
