@@ -103,6 +103,13 @@ func valuesFile(t testing.TB, path string) map[string]any {
 // would: values coalesced, values.schema.json enforced, templates and NOTES rendered.
 func renderRelease(t testing.TB, vals map[string]any, kube string) (*release.Release, error) {
 	t.Helper()
+	return renderChart(t, loadChart(t), vals, kube)
+}
+
+// renderChart is renderRelease for a chart the caller loaded (and perhaps changed, such as its
+// version).
+func renderChart(t testing.TB, ch *chart.Chart, vals map[string]any, kube string) (*release.Release, error) {
+	t.Helper()
 	kv, err := chartutil.ParseKubeVersion(kube)
 	require.NoError(t, err)
 	install := action.NewInstall(&action.Configuration{Log: func(string, ...any) {}})
@@ -111,7 +118,7 @@ func renderRelease(t testing.TB, vals map[string]any, kube string) (*release.Rel
 	install.ReleaseName = releaseName
 	install.Namespace = namespace
 	install.KubeVersion = kv
-	return install.Run(loadChart(t), vals)
+	return install.Run(ch, vals)
 }
 
 // render renders and decodes the chart for the target Kubernetes version; it fails the test
@@ -126,6 +133,12 @@ func renderFor(t testing.TB, vals map[string]any, kube string) *rendered {
 	t.Helper()
 	rel, err := renderRelease(t, vals, kube)
 	require.NoError(t, err, "render")
+	return decodeRelease(t, rel)
+}
+
+// decodeRelease decodes a rendered release's manifest, hooks and notes.
+func decodeRelease(t testing.TB, rel *release.Release) *rendered {
+	t.Helper()
 	r := &rendered{Notes: rel.Info.Notes}
 	r.Docs = append(r.Docs, decodeManifest(t, rel.Manifest)...)
 	for _, h := range rel.Hooks {
