@@ -332,3 +332,29 @@ func sortedStrings(s []string) []string {
 	sort.Strings(s)
 	return s
 }
+
+// TestNotesShowWhatDiffersBetweenTheColours: NOTES name every key in which the staged colour
+// differs from the serving one (a secret by its key only), and warn when the shared values are
+// not what the serving colour runs, or when its image follows appVersion.
+func TestNotesShowWhatDiffersBetweenTheColours(t *testing.T) {
+	t.Parallel()
+	t.Run("staged change", func(t *testing.T) {
+		t.Parallel()
+		r := render(t, values(t, stagedValues, "blue.image.tag=v1.0.0", "green.image.tag=v2.0.0",
+			"green.config.DEFAULT_MODEL=gpt-4o-mini", "green.secrets.DEEPSEEK_API_KEY=sk-do-not-print", "green.resources.limits.cpu=2"))
+		assert.Contains(t, r.Notes, "green differs from blue in: image, resources, config.DEFAULT_MODEL, secrets.DEEPSEEK_API_KEY.")
+		assert.NotContains(t, r.Notes, "sk-do-not-print")
+		assert.NotContains(t, r.Notes, "WARNING")
+	})
+	t.Run("serving colour overrides the shared values", func(t *testing.T) {
+		t.Parallel()
+		r := render(t, values(t, "", "blue.image.tag=v1.0.0", "blue.config.LOG_LEVEL=DEBUG", "blue.resources.limits.cpu=2"))
+		assert.Contains(t, r.Notes, "WARNING: the shared values differ from what blue (serving) runs: it sets its own resources, config.LOG_LEVEL.")
+	})
+	t.Run("serving colour follows appVersion", func(t *testing.T) {
+		t.Parallel()
+		r := render(t, nil)
+		assert.Contains(t, r.Notes, "NOTE: blue (serving) runs your-registry/ai-assistant:v1.0.0 from the chart's appVersion")
+		assert.Contains(t, r.Notes, "--set blue.image.tag=v1.0.0")
+	})
+}

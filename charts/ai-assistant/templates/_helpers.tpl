@@ -266,3 +266,58 @@ names the keys involved and how to fix them; nothing is rendered, so nothing cha
 {{- fail "autoscaling.requestsPerSecond.enabled is true but autoscaling.enabled is false" }}
 {{- end }}
 {{- end }}
+
+{{/*
+ai-assistant.snapshotDiff: the keys in which two colours' snapshots differ, as a comma-separated
+list ("image, config.DEFAULT_MODEL, resources"); a secret is named by key, its value never shown.
+Call with (dict "root" $ "a" "blue" "b" "green").
+*/}}
+{{- define "ai-assistant.snapshotDiff" -}}
+{{- $a := dict }}
+{{- $b := dict }}
+{{- include "ai-assistant.colorValues" (dict "root" .root "color" .a "out" $a) }}
+{{- include "ai-assistant.colorValues" (dict "root" .root "color" .b "out" $b) }}
+{{- $diff := list }}
+{{- range $key := concat (list "image" "imagePullPolicy" "env") (include "ai-assistant.replacedKeys" . | splitList " ") }}
+{{- if ne (toJson (index $a $key)) (toJson (index $b $key)) }}
+{{- $diff = append $diff $key }}
+{{- end }}
+{{- end }}
+{{- range $key := list "config" "secrets" "podAnnotations" "podLabels" }}
+{{- $ma := index $a $key }}
+{{- $mb := index $b $key }}
+{{- range $k := concat (keys $ma) (keys $mb) | uniq | sortAlpha }}
+{{- if ne (toJson (index $ma $k)) (toJson (index $mb $k)) }}
+{{- $diff = append $diff (printf "%s.%s" $key $k) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- join ", " $diff }}
+{{- end }}
+
+{{/*
+ai-assistant.colorOverrides: the pod-shaping keys a colour sets for itself, comma-separated.
+*/}}
+{{- define "ai-assistant.colorOverrides" -}}
+{{- $c := index .root.Values .color }}
+{{- $own := list }}
+{{- range $key := include "ai-assistant.replacedKeys" . | splitList " " }}
+{{- if not (kindIs "invalid" (index $c $key)) }}
+{{- $own = append $own $key }}
+{{- end }}
+{{- end }}
+{{- range $key := list "config" "secrets" "podAnnotations" "podLabels" }}
+{{- range $k, $_ := (index $c $key | default dict) }}
+{{- $own = append $own (printf "%s.%s" $key $k) }}
+{{- end }}
+{{- end }}
+{{- range $key := list "repository" "pullPolicy" }}
+{{- if not (kindIs "invalid" (index $c.image $key)) }}
+{{- $own = append $own (printf "image.%s" $key) }}
+{{- end }}
+{{- end }}
+{{- if $c.env }}
+{{- $own = append $own "env" }}
+{{- end }}
+{{- join ", " $own }}
+{{- end }}
