@@ -41,6 +41,10 @@ tools: ## Install pinned tools into ./bin.
 docs: ## Regenerate the chart README from values.yaml with helm-docs.
 	hack/docs.sh
 
+.PHONY: schema
+schema: ## Regenerate the Kubernetes definitions in the chart's values.schema.json from the OpenAPI spec.
+	hack/schema.sh
+
 .PHONY: images
 images: ## Build the app and LLM stand-in image tarballs into .cache/images (no registry, no daemon).
 	hack/images.sh

@@ -16,16 +16,15 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/yaml"
 
+	"github.com/ai-assistant-chart/ai-assistant-chart/internal/chartschema"
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/gomod"
 )
 
 // The schemas every rendered object is validated against, offline: the OpenAPI definitions
-// published in the k8s.io/kubernetes module of the version we target, and the CRDs shipped in
-// the prometheus-operator module. Both come from the Go module cache (`go mod download`).
-const (
-	kubernetesModule         = "k8s.io/kubernetes@" + kubeVersion
-	prometheusOperatorModule = "github.com/prometheus-operator/prometheus-operator@v0.85.0"
-)
+// published in the k8s.io/kubernetes module of the version we target (chartschema.LoadSwagger),
+// and the CRDs shipped in the prometheus-operator module. Both come from the Go module cache
+// (`go mod download`).
+const prometheusOperatorModule = "github.com/prometheus-operator/prometheus-operator@v0.85.0"
 
 // openAPI compiles schemas per GroupVersionKind on first use and caches them.
 type openAPI struct {
@@ -50,19 +49,9 @@ func kubeSchemas(t testing.TB) *openAPI {
 }
 
 func loadOpenAPI() (*openAPI, error) {
-	k8sDir, err := gomod.Dir(repoRoot, kubernetesModule)
+	definitions, err := chartschema.LoadSwagger(repoRoot, kubeVersion)
 	if err != nil {
 		return nil, err
-	}
-	raw, err := os.ReadFile(filepath.Join(k8sDir, "api", "openapi-spec", "swagger.json"))
-	if err != nil {
-		return nil, fmt.Errorf("read kubernetes openapi spec: %w", err)
-	}
-	var spec struct {
-		Definitions map[string]any `json:"definitions"`
-	}
-	if err := json.Unmarshal(raw, &spec); err != nil {
-		return nil, fmt.Errorf("parse kubernetes openapi spec: %w", err)
 	}
 
 	o := &openAPI{
@@ -72,7 +61,7 @@ func loadOpenAPI() (*openAPI, error) {
 	}
 	o.compiler.DefaultDraft(jsonschema.Draft4)
 
-	for name, def := range spec.Definitions {
+	for name, def := range definitions {
 		m, _ := def.(map[string]any)
 		gvks, _ := m["x-kubernetes-group-version-kind"].([]any)
 		for _, g := range gvks {
@@ -80,9 +69,9 @@ func loadOpenAPI() (*openAPI, error) {
 			gvk := schema.GroupVersionKind{Group: gm["group"].(string), Version: gm["version"].(string), Kind: gm["kind"].(string)}
 			o.refs[gvk] = "k8s.json#/definitions/" + name
 		}
-		spec.Definitions[name] = strictK8s(name, def)
+		definitions[name] = chartschema.Strict(name, def)
 	}
-	if err := o.compiler.AddResource("k8s.json", normalise(map[string]any{"definitions": spec.Definitions})); err != nil {
+	if err := o.compiler.AddResource("k8s.json", normalise(map[string]any{"definitions": definitions})); err != nil {
 		return nil, fmt.Errorf("add kubernetes schema: %w", err)
 	}
 
@@ -170,29 +159,10 @@ func (o *openAPI) validate(docYAML string) error {
 	return s.Validate(inst)
 }
 
-// strictK8s makes a Kubernetes definition reject unknown fields (the API server prunes or
-// rejects them, so a template that writes one is wrong) and fixes the two types whose
-// swagger form is narrower than what the API server accepts.
-func strictK8s(name string, def any) any {
-	switch name {
-	case "io.k8s.apimachinery.pkg.util.intstr.IntOrString":
-		return map[string]any{"type": []any{"string", "integer"}}
-	case "io.k8s.apimachinery.pkg.api.resource.Quantity":
-		return map[string]any{"type": []any{"string", "number"}}
-	}
-	return walk(def, func(m map[string]any) {
-		if _, ok := m["properties"]; ok {
-			if _, set := m["additionalProperties"]; !set {
-				m["additionalProperties"] = false
-			}
-		}
-	})
-}
-
 // strictCRD makes a structural CRD schema reject unknown fields except where the CRD keeps
 // them on purpose, and lets `nullable` fields be null as the API server does.
 func strictCRD(s any) any {
-	return walk(s, func(m map[string]any) {
+	return chartschema.Walk(s, func(m map[string]any) {
 		if m["x-kubernetes-preserve-unknown-fields"] == true {
 			return
 		}
@@ -210,32 +180,6 @@ func strictCRD(s any) any {
 			}
 		}
 	})
-}
-
-// walk applies fn to every schema object in the schema v, children first, and returns v. It
-// follows schema keywords only, so a property named "properties" is not mistaken for one.
-func walk(v any, fn func(map[string]any)) any {
-	m, ok := v.(map[string]any)
-	if !ok {
-		return v
-	}
-	if props, ok := m["properties"].(map[string]any); ok {
-		for _, p := range props {
-			walk(p, fn)
-		}
-	}
-	for _, key := range []string{"items", "additionalProperties", "not"} {
-		walk(m[key], fn)
-	}
-	for _, key := range []string{"allOf", "anyOf", "oneOf"} {
-		if list, ok := m[key].([]any); ok {
-			for _, s := range list {
-				walk(s, fn)
-			}
-		}
-	}
-	fn(m)
-	return v
 }
 
 // normalise round-trips through the validator's own JSON decoder, so numbers are json.Number
