@@ -1,5 +1,7 @@
 // Command llm-standin serves the OpenAI-compatible LLM stand-in (see internal/standin) that
-// tests and the demo use in place of a real provider. PORT overrides the default 8080.
+// tests and the demo use in place of a real provider. PORT overrides the default 8080;
+// STANDIN_MODELS (comma-separated, default "deepseek-chat,gpt-4o-mini") is what GET /v1/models
+// lists; STANDIN_API_KEY, when set, is the bearer key the /v1 API requires (401 otherwise).
 package main
 
 import (
@@ -10,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -37,7 +40,18 @@ func main() {
 		return
 	}
 
-	srv := &http.Server{Addr: ":" + strconv.Itoa(port), Handler: standin.New(), ReadHeaderTimeout: 10 * time.Second}
+	models := standin.DefaultModels
+	if v := os.Getenv("STANDIN_MODELS"); strings.TrimSpace(v) != "" {
+		models = splitModels(v)
+		if len(models) == 0 {
+			log.Error("invalid STANDIN_MODELS: no model named", "value", v)
+			os.Exit(1)
+		}
+	}
+	apiKey := strings.TrimSpace(os.Getenv("STANDIN_API_KEY"))
+
+	handler := standin.New(standin.WithModels(models...), standin.WithAPIKey(apiKey))
+	srv := &http.Server{Addr: ":" + strconv.Itoa(port), Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
 	go func() {
@@ -46,9 +60,21 @@ func main() {
 		defer cancel()
 		_ = srv.Shutdown(sctx)
 	}()
-	log.Info("llm stand-in serving", "port", port, "version", buildinfo.Version)
+	log.Info("llm stand-in serving", "port", port, "version", buildinfo.Version,
+		"models", strings.Join(models, ","), "api_key_required", apiKey != "")
 	if err := srv.ListenAndServe(); !errors.Is(err, http.ErrServerClosed) {
 		log.Error("serve", "err", err.Error())
 		os.Exit(1)
 	}
+}
+
+// splitModels reads a comma-separated list, ignoring blanks around and between names.
+func splitModels(v string) []string {
+	var out []string
+	for m := range strings.SplitSeq(v, ",") {
+		if m = strings.TrimSpace(m); m != "" {
+			out = append(out, m)
+		}
+	}
+	return out
 }

@@ -1,11 +1,14 @@
 // Package standin is a small OpenAI-compatible LLM used by tests and the demo in place of a
 // real provider (none is reachable from the cluster). It can be told, over a control API, to
 // fail, hang or slow down and then to recover; the state can be scoped by a path prefix
-// (/scope/<name>/v1/...) so that one blue-green colour can be made unready alone.
+// (/scope/<name>/v1/...) so that one blue-green colour can be made unready alone. It lists a
+// configurable set of models and can require an API key, so a wrong key or an unlisted
+// DEFAULT_MODEL can be shown to fail the server's readiness.
 package standin
 
 import (
 	"context"
+	"crypto/subtle"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -64,6 +67,7 @@ type ScopeState struct {
 // Server is the stand-in's HTTP handler and state.
 type Server struct {
 	models []string
+	apiKey string // empty: none required
 	mu     sync.Mutex
 	scopes map[string]*scope
 	mux    *http.ServeMux
@@ -75,12 +79,32 @@ type scope struct {
 	changed  chan struct{} // closed and replaced on every change, to release hung requests
 }
 
-// New returns a stand-in serving the given model names (default: deepseek-chat, gpt-4o-mini).
-func New(models ...string) *Server {
-	if len(models) == 0 {
-		models = []string{"deepseek-chat", "gpt-4o-mini"}
+// DefaultModels are the models a stand-in lists unless told otherwise.
+var DefaultModels = []string{"deepseek-chat", "gpt-4o-mini"}
+
+// An Option configures a stand-in.
+type Option func(*Server)
+
+// WithModels sets the models GET /v1/models lists (none given: DefaultModels).
+func WithModels(models ...string) Option {
+	return func(s *Server) {
+		if len(models) > 0 {
+			s.models = append([]string(nil), models...)
+		}
 	}
-	s := &Server{models: models, scopes: map[string]*scope{}, mux: http.NewServeMux()}
+}
+
+// WithAPIKey makes the /v1 API require "Authorization: Bearer <key>" and answer any other
+// request 401 in the OpenAI error shape. An empty key requires none. /healthz and /control
+// stay open.
+func WithAPIKey(key string) Option { return func(s *Server) { s.apiKey = key } }
+
+// New returns a stand-in; by default it lists DefaultModels and requires no API key.
+func New(opts ...Option) *Server {
+	s := &Server{models: append([]string(nil), DefaultModels...), scopes: map[string]*scope{}, mux: http.NewServeMux()}
+	for _, o := range opts {
+		o(s)
+	}
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
@@ -161,6 +185,17 @@ func (s *Server) api(fixed string, h http.HandlerFunc) http.HandlerFunc {
 		s.mu.Unlock()
 
 		w.Header().Set("X-Standin-Scope", name)
+		if !s.authorized(r) {
+			// Checked before the behaviour, as a provider refuses a bad key before anything else.
+			w.Header().Set("WWW-Authenticate", `Bearer realm="llm-standin"`)
+			writeJSON(w, http.StatusUnauthorized, map[string]any{"error": map[string]any{
+				"message": "Incorrect API key provided. The stand-in requires the key it was started with (STANDIN_API_KEY).",
+				"type":    "invalid_request_error",
+				"param":   nil,
+				"code":    "invalid_api_key",
+			}})
+			return
+		}
 		if b.Hang {
 			select {
 			case <-r.Context().Done():
@@ -178,6 +213,15 @@ func (s *Server) api(fixed string, h http.HandlerFunc) http.HandlerFunc {
 		}
 		h(w, r)
 	}
+}
+
+// authorized reports whether r carries the configured key (any request when none is).
+func (s *Server) authorized(r *http.Request) bool {
+	if s.apiKey == "" {
+		return true
+	}
+	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	return ok && subtle.ConstantTimeCompare([]byte(got), []byte(s.apiKey)) == 1
 }
 
 // sleep waits d or until ctx ends; it reports whether the full delay elapsed.

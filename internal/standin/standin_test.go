@@ -157,3 +157,115 @@ func TestScopesAreIndependent(t *testing.T) {
 		t.Errorf("default scope control = %s, want not failing", body)
 	}
 }
+
+func TestModelsFromTheOption(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		opts []Option
+		want []string
+	}{
+		{"default", nil, DefaultModels},
+		{"no names keeps the default", []Option{WithModels()}, DefaultModels},
+		{"configured", []Option{WithModels("llama-3", "qwen-2")}, []string{"llama-3", "qwen-2"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			ts := httptest.NewServer(New(tc.opts...))
+			t.Cleanup(ts.Close)
+			for _, path := range []string{"/v1/models", "/scope/green/v1/models"} {
+				code, body := do(t, "GET", ts.URL+path, "")
+				var list struct {
+					Object string `json:"object"`
+					Data   []struct {
+						ID string `json:"id"`
+					} `json:"data"`
+				}
+				if err := json.Unmarshal([]byte(body), &list); code != 200 || err != nil {
+					t.Fatalf("GET %s = %d %s (%v)", path, code, body, err)
+				}
+				var got []string
+				for _, m := range list.Data {
+					got = append(got, m.ID)
+				}
+				if list.Object != "list" || strings.Join(got, ",") != strings.Join(tc.want, ",") {
+					t.Errorf("GET %s lists %q (object %q), want %q", path, got, list.Object, tc.want)
+				}
+			}
+		})
+	}
+}
+
+func TestAPIKeyRequired(t *testing.T) {
+	t.Parallel()
+	s := New(WithAPIKey("right-key"))
+	s.Set("green", Behavior{Hang: true}) // a bad key is refused before any behaviour
+	ts := httptest.NewServer(s)
+	t.Cleanup(ts.Close)
+	chat := `{"model":"m","messages":[{"role":"user","content":"x"}]}`
+	client := &http.Client{Timeout: 5 * time.Second} // a request let through to the hang fails
+	for _, tc := range []struct {
+		name, method, path, auth, body string
+		want                           int
+	}{
+		{"models with the key", "GET", "/v1/models", "Bearer right-key", "", 200},
+		{"chat with the key", "POST", "/v1/chat/completions", "Bearer right-key", chat, 200},
+		{"models without a key", "GET", "/v1/models", "", "", 401},
+		{"models with a wrong key", "GET", "/v1/models", "Bearer wrong-key", "", 401},
+		{"models with the key but not as bearer", "GET", "/v1/models", "right-key", "", 401},
+		{"chat with a wrong key", "POST", "/v1/chat/completions", "Bearer wrong-key", chat, 401},
+		{"scoped models with a wrong key", "GET", "/scope/green/v1/models", "Bearer nope", "", 401},
+		{"scoped chat without a key", "POST", "/scope/blue/v1/chat/completions", "", chat, 401},
+		{"healthz stays open", "GET", "/healthz", "", "", 200},
+		{"control stays open", "GET", "/control", "", "", 200},
+		{"control can be set without a key", "POST", "/control?scope=red", "", `{"fail":true}`, 200},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			req, _ := http.NewRequest(tc.method, ts.URL+tc.path, strings.NewReader(tc.body))
+			if tc.auth != "" {
+				req.Header.Set("Authorization", tc.auth)
+			}
+			resp, err := client.Do(req)
+			if err != nil {
+				t.Fatalf("%s %s: %v", tc.method, tc.path, err)
+			}
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != tc.want {
+				t.Fatalf("%s %s = %d %s, want %d", tc.method, tc.path, resp.StatusCode, b, tc.want)
+			}
+			if tc.want != 401 {
+				return
+			}
+			var e struct {
+				Error struct {
+					Message string `json:"message"`
+					Type    string `json:"type"`
+					Code    string `json:"code"`
+				} `json:"error"`
+			}
+			if err := json.Unmarshal(b, &e); err != nil || e.Error.Code != "invalid_api_key" || e.Error.Type != "invalid_request_error" || e.Error.Message == "" {
+				t.Errorf("401 body = %s (%v), want an OpenAI error with code invalid_api_key", b, err)
+			}
+			if strings.Contains(string(b), "right-key") {
+				t.Errorf("401 body %s gives the key away", b)
+			}
+		})
+	}
+}
+
+func TestNoAPIKeyRequiredByDefault(t *testing.T) {
+	t.Parallel()
+	_, url := newStandin(t)
+	req, _ := http.NewRequest("GET", url+"/v1/models", nil)
+	req.Header.Set("Authorization", "Bearer anything")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if code, _ := do(t, "GET", url+"/v1/models", ""); code != 200 || resp.StatusCode != 200 {
+		t.Errorf("without a configured key: no key = %d, any key = %d, want 200 both", code, resp.StatusCode)
+	}
+}
