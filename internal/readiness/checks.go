@@ -2,6 +2,7 @@ package readiness
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -136,22 +137,37 @@ func (t TCP) Check(ctx context.Context) error {
 	return conn.Close()
 }
 
-// LLM lists models at an OpenAI-compatible base URL (GET {base}/models) with the API key.
+// LLM lists models at an OpenAI-compatible base URL (GET {base}/models) with the API key, and
+// when Model is set requires it among the listed ids: an API that answers but does not serve
+// the configured model would fail every chat request.
 type LLM struct {
 	BaseURL string
 	APIKey  string
-	Client  *http.Client
+	// Model is the model the server sends when a request names none (DEFAULT_MODEL); empty
+	// = any model list will do.
+	Model  string
+	Client *http.Client
 }
+
+const (
+	// maxModelList bounds how much of a model list is read; providers with hundreds of models
+	// and long descriptions answer a few hundred KiB.
+	maxModelList = 8 << 20
+	// maxListedModels bounds how many ids an error names.
+	maxListedModels = 10
+)
 
 // Name implements Check.
 func (LLM) Name() string { return "llm" }
 
 // Check implements Check.
 func (l LLM) Check(ctx context.Context) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, l.BaseURL+"/models", nil)
+	endpoint := l.BaseURL + "/models"
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, endpoint, nil)
 	if err != nil {
-		return fmt.Errorf("build llm models request: %w", err)
+		return fmt.Errorf("llm: build the models request: %w", err)
 	}
+	shown := req.URL.Redacted() // /ready is served to anyone: no password from the URL
 	if l.APIKey != "" {
 		req.Header.Set("Authorization", "Bearer "+l.APIKey)
 	}
@@ -161,12 +177,54 @@ func (l LLM) Check(ctx context.Context) error {
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return fmt.Errorf("llm list models: %w", err)
+		return fmt.Errorf("llm: GET %s: %w", shown, err)
 	}
 	defer resp.Body.Close()
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20)) // drain so the connection is reused
+	body := io.LimitReader(resp.Body, maxModelList)
+	// Drain what is left so the connection is reused.
+	defer func() { _, _ = io.Copy(io.Discard, body) }()
 	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("llm list models: status %d", resp.StatusCode)
+		// The provider's message is not repeated: some echo part of the key.
+		switch resp.StatusCode {
+		case http.StatusUnauthorized:
+			return fmt.Errorf("llm: GET %s: status 401: the API key was refused", shown)
+		case http.StatusForbidden:
+			return fmt.Errorf("llm: GET %s: status 403: the API key may not list models", shown)
+		}
+		return fmt.Errorf("llm: GET %s: status %d", shown, resp.StatusCode)
 	}
-	return nil
+	var list struct {
+		Object string `json:"object"`
+		Data   []struct {
+			ID string `json:"id"`
+		} `json:"data"`
+	}
+	if err := json.NewDecoder(body).Decode(&list); err != nil {
+		return fmt.Errorf("llm: GET %s: decode the model list: %w", shown, err)
+	}
+	if list.Object != "list" && list.Data == nil {
+		return fmt.Errorf("llm: GET %s: not an OpenAI model list (no \"data\")", shown)
+	}
+	if l.Model == "" {
+		return nil
+	}
+	ids := make([]string, 0, len(list.Data))
+	for _, m := range list.Data {
+		if m.ID == l.Model {
+			return nil
+		}
+		ids = append(ids, m.ID)
+	}
+	return fmt.Errorf("llm: model %q is not listed by %s (%s)", l.Model, shown, listed(ids))
+}
+
+// listed names the first maxListedModels ids.
+func listed(ids []string) string {
+	switch {
+	case len(ids) == 0:
+		return "it lists none"
+	case len(ids) <= maxListedModels:
+		return "it lists: " + strings.Join(ids, ", ")
+	}
+	return fmt.Sprintf("it lists: %s and %d more", strings.Join(ids[:maxListedModels], ", "), len(ids)-maxListedModels)
 }

@@ -3,6 +3,7 @@ package readiness
 import (
 	"context"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -166,6 +167,7 @@ func TestTCPAndLLMChecks(t *testing.T) {
 			return
 		}
 		w.WriteHeader(int(code.Load()))
+		_, _ = io.WriteString(w, `{"object":"list","data":[]}`)
 	}))
 	defer ts.Close()
 	llm := LLM{BaseURL: ts.URL + "/v1", APIKey: "sk-test"}
