@@ -103,7 +103,8 @@ func (s *Server) dependencyChecks() ([]readiness.Check, []string, error) {
 		skipped = append(skipped, "vector_db")
 	}
 	if s.cfg.LLMBaseURL != "" {
-		checks = append(checks, readiness.LLM{BaseURL: s.cfg.LLMBaseURL, APIKey: s.cfg.LLMAPIKey})
+		// DEFAULT_MODEL must be listed: requests that name no model are sent with it.
+		checks = append(checks, readiness.LLM{BaseURL: s.cfg.LLMBaseURL, APIKey: s.cfg.LLMAPIKey, Model: s.cfg.DefaultModel})
 	} else {
 		skipped = append(skipped, "llm")
 	}

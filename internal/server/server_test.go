@@ -303,6 +303,38 @@ func TestReadyFollowsScopedLLMStandin(t *testing.T) {
 	}
 }
 
+// TestReadyKnowsTheModelAndKey: /ready is 503 with the llm check naming DEFAULT_MODEL when the
+// LLM does not list it, and naming the 401 when the key is refused; 200 when both are right.
+func TestReadyKnowsTheModelAndKey(t *testing.T) {
+	t.Parallel()
+	ts := httptest.NewServer(standin.New(standin.WithModels("model-a", "model-b"), standin.WithAPIKey("right-key")))
+	t.Cleanup(ts.Close)
+	for _, tc := range []struct {
+		name, model, key string
+		want             int
+		wantErr          string
+	}{
+		{"model listed, key right", "model-b", "right-key", http.StatusOK, ""},
+		{"model not listed", "gpt-4o-mini", "right-key", http.StatusServiceUnavailable,
+			`model "gpt-4o-mini" is not listed by ` + ts.URL + "/v1/models (it lists: model-a, model-b)"},
+		{"key wrong", "model-a", "wrong-key", http.StatusServiceUnavailable, "status 401: the API key was refused"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			r := startServer(t, map[string]string{
+				"LLM_BASE_URL": ts.URL + "/v1", "DEFAULT_MODEL": tc.model, "LLM_API_KEY": tc.key, "READY_CACHE_TTL": "0s",
+			})
+			resp, body := get(t, r.URL+"/ready")
+			checks, _ := body["checks"].(map[string]any)
+			llm, _ := checks["llm"].(map[string]any)
+			msg, _ := llm["error"].(string)
+			if resp.StatusCode != tc.want || !strings.Contains(msg, tc.wantErr) || (tc.wantErr == "") != (msg == "") {
+				t.Fatalf("/ready = %d %s, want %d with llm error %q", resp.StatusCode, mustJSON(body), tc.want, tc.wantErr)
+			}
+		})
+	}
+}
+
 // TestDrain: after the stop signal /ready is 503 at once, an in-flight request completes, and
 // Serve returns without error.
 func TestDrain(t *testing.T) {
