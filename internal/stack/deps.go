@@ -21,6 +21,9 @@ const (
 	RedisName    = "redis"
 	StandinName  = "llm-standin"
 	StandinPort  = 8080
+	// StandinAPIKey is the key the stand-in requires (STANDIN_API_KEY) and Values gives the
+	// release (DEEPSEEK_API_KEY), so a release given another key is not ready.
+	StandinAPIKey = "stand-in-key"
 	// dbPassword guards a throwaway database that lives as long as a test namespace.
 	dbPassword = "ai-assistant-test"
 )
@@ -65,7 +68,9 @@ func DeployDependencies(ctx context.Context, cs kubernetes.Interface, ns string,
 			{Name: "POSTGRES_DB", Value: "assistant"},
 		}, "/var/lib/postgresql/data"), 5432},
 		{dependency(RedisName, imgs.Redis.Ref, 6379, 999, nil, "/data"), 6379},
-		{dependency(StandinName, imgs.Standin.Ref, StandinPort, 65532, nil, ""), StandinPort},
+		{dependency(StandinName, imgs.Standin.Ref, StandinPort, 65532, []corev1.EnvVar{
+			{Name: "STANDIN_API_KEY", Value: StandinAPIKey},
+		}, ""), StandinPort},
 	}
 	for _, o := range objs {
 		for _, opt := range opts {

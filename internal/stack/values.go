@@ -57,7 +57,7 @@ func Values(deps Dependencies, activeTag string) map[string]any {
 		"secrets": map[string]any{
 			"DATABASE_URL":     deps.DatabaseURL,
 			"REDIS_URL":        deps.RedisURL,
-			"DEEPSEEK_API_KEY": "stand-in-key",
+			"DEEPSEEK_API_KEY": StandinAPIKey, // the key the stand-in requires
 		},
 	}
 }
