@@ -26,7 +26,7 @@ func TestBadInputIsRefusedBeforeAnythingChanges(t *testing.T) {
 		want    string
 	}{
 		{name: "unknown release", release: "nope", tag: "2.0.0", want: `release "nope" not found in namespace "prod"`},
-		{name: "missing tag", want: "missing image"},
+		{name: "missing tag", want: "nothing to deploy"},
 		{name: "malformed tag", tag: "2.0.0 beta", want: "not a valid tag"},
 		{name: "malformed digest", digest: "sha256:xyz", want: "not sha256:<64 hex>"},
 		{name: "image on no node", tag: "9.9.9", want: "image ai-assistant:9.9.9 is on none of the 1 nodes"},

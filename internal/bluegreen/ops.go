@@ -7,15 +7,23 @@ import (
 	"strings"
 	"time"
 
+	"helm.sh/helm/v3/pkg/chartutil"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/snapshot"
 )
 
-// Deploy ships a new image (and optionally env) to the idle colour and cuts over to it.
+// Deploy stages a new snapshot under the idle colour, a copy of what the active colour runs
+// with the change laid over it (image, config, secrets, resources, probes, ...), and cuts over
+// to it through the gates. The active colour is never touched.
 type Deploy struct {
 	cfg *Configuration
 	Cutover
 	Tag    string
 	Digest string
+	// Values is the change with the shared keys' names (from --set and -f), written under the
+	// idle colour: {"config": {"DEFAULT_MODEL": "m"}, "resources": {...}}.
+	Values map[string]any
 	// Env replaces the idle colour's extra env when set.
 	Env []map[string]any
 	// SkipImageCheck trusts that the image can be pulled although no node has it yet.
@@ -35,15 +43,19 @@ func (d *Deploy) Run(ctx context.Context) (*Result, error) {
 	c := d.cfg
 	res := c.newResult("deploy")
 	switch {
-	case d.Tag == "" && d.Digest == "":
-		return d.badInput(ctx, res, "missing image: give a tag or a digest")
+	case d.Tag == "" && d.Digest == "" && len(d.Values) == 0 && d.Env == nil:
+		return d.badInput(ctx, res, "nothing to deploy: give --tag, --digest, --set, -f or --env")
 	case d.Tag != "" && !tagPattern.MatchString(d.Tag):
 		return d.badInput(ctx, res, fmt.Sprintf("image tag %q is not a valid tag", d.Tag))
 	case d.Digest != "" && !digestPattern.MatchString(d.Digest):
 		return d.badInput(ctx, res, fmt.Sprintf("image digest %q is not sha256:<64 hex>", d.Digest))
 	}
 	return c.operate(ctx, res, d.Cutover, func(r *run, st *State) error {
-		image := imageRef(st.snap.Values.Repository, d.Tag, d.Digest)
+		extra, staged, err := d.stage(st)
+		if err != nil {
+			return err
+		}
+		image := staged.Image
 		if err := c.step(ctx, res, "check image "+image+" is on a node", func() (string, bool, error) {
 			if d.SkipImageCheck {
 				return "skipped on request", true, nil
@@ -59,18 +71,71 @@ func (d *Deploy) Run(ctx context.Context) (*Result, error) {
 			}
 			return r.afterSwitch(ctx, st, st.Idle, st.Active)
 		}
-		if st.Colors[st.Active].Image == image && st.Colors[st.Active].LiveImage == image {
+		if len(staged.Differs) == 0 && st.Colors[st.Active].LiveImage == image {
 			res.Outcome = "unchanged"
-			c.Log("%s already serves %s: nothing to deploy", st.Active, image)
+			c.Log("%s already serves this snapshot (%s): nothing to deploy", st.Active, image)
 			return nil
 		}
-		idle := string(st.Idle)
-		extra := Change{idle + ".image.tag": d.Tag, idle + ".image.digest": d.Digest}
-		if d.Env != nil {
-			extra[idle+".env"] = toAnySlice(d.Env)
-		}
+		c.Log("staging under %s: %s", st.Idle, strings.Join(staged.Differs, ", "))
 		return r.cutover(ctx, st, st.Idle, extra)
 	})
+}
+
+// staged is what a deploy puts under the idle colour.
+type staged struct {
+	Image   string   // the reference the idle colour will run
+	Differs []string // the keys in which it differs from the active colour
+}
+
+// stage builds the idle colour's new block and checks it against the chart, so bad input
+// changes nothing: a key that does not shape pods, one the chart lacks, or a value its
+// schema rejects (the error names the key as a JSON pointer, under the idle colour).
+func (d *Deploy) stage(st *State) (Change, staged, error) {
+	ch := st.snap.Chart
+	over := copyMap(d.Values)
+	if d.Tag != "" || d.Digest != "" {
+		img, _ := over["image"].(map[string]any)
+		if img == nil {
+			img = map[string]any{}
+		}
+		img["tag"], img["digest"] = d.Tag, d.Digest
+		over["image"] = img
+	}
+	if err := snapshot.Validate(over, ch.Values); err != nil {
+		return nil, staged{}, fmt.Errorf("%w: %w", ErrBadInput, err)
+	}
+	all, err := chartutil.CoalesceValues(ch, copyMap(st.snap.User))
+	if err != nil {
+		return nil, staged{}, fmt.Errorf("coalesce release values: %w", err)
+	}
+	idle := string(st.Idle)
+	extra := Change{}
+	for k, v := range snapshot.Stage(all, string(st.Active), over) {
+		extra[idle+"."+k] = v
+	}
+	// Write only what differs from the idle block as it is, so history and a GitOps diff show
+	// the change, not every key of the snapshot.
+	extra = extra.Pending(st.snap.User)
+	if d.Env != nil {
+		extra[idle+".env"] = toAnySlice(d.Env)
+	}
+	next, err := chartutil.CoalesceValues(ch, extra.Merge(st.snap.User))
+	if err != nil {
+		return nil, staged{}, fmt.Errorf("coalesce staged values: %w", err)
+	}
+	if err := chartutil.ValidateAgainstSchema(ch, next); err != nil {
+		return nil, staged{}, fmt.Errorf("%w: the change under %s fails the chart's schema: %w", ErrBadInput, idle, err)
+	}
+	appVersion := ""
+	if ch.Metadata != nil {
+		appVersion = ch.Metadata.AppVersion
+	}
+	idleSnap := snapshot.Of(next, idle, appVersion)
+	out := staged{
+		Image:   stringOf(idleSnap["image"]),
+		Differs: snapshot.Diff(snapshot.Of(all, string(st.Active), appVersion), idleSnap),
+	}
+	return extra, out, nil
 }
 
 func (d *Deploy) badInput(ctx context.Context, res *Result, msg string) (*Result, error) {

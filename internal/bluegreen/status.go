@@ -28,7 +28,10 @@ type Status struct {
 	Service   ServiceState          `json:"service"`
 	Preview   ServiceState          `json:"previewService"`
 	Lock      *LockInfo             `json:"lock,omitempty"`
-	Next      []string              `json:"next,omitempty"`
+	// Differs lists the keys in which the idle colour's snapshot differs from the active
+	// one's ("image", "config.DEFAULT_MODEL", "secrets.DEEPSEEK_API_KEY"; never a secret's value).
+	Differs []string `json:"differs,omitempty"`
+	Next    []string `json:"next,omitempty"`
 }
 
 // StatusAction reads a release's blue-green state.
@@ -59,6 +62,7 @@ func (c *Configuration) status(ctx context.Context, st *State) (*Status, error) 
 	if info != nil {
 		p = info.Progress
 	}
+	out.Differs = st.snap.differs()
 	out.Phase = phase(st, p, c.Now())
 	out.Next = c.next(out)
 	return out, nil

@@ -9,8 +9,11 @@ import (
 
 	"helm.sh/helm/v3/pkg/action"
 	"helm.sh/helm/v3/pkg/chart"
+	"helm.sh/helm/v3/pkg/chartutil"
 	"helm.sh/helm/v3/pkg/release"
 	"helm.sh/helm/v3/pkg/storage/driver"
+
+	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/snapshot"
 )
 
 // Store is where a release's values live and how they change. Every change the
@@ -96,6 +99,16 @@ func (h *HelmStore) Load(_ context.Context) (*Snapshot, error) {
 		Revision: rel.Version,
 		Status:   status,
 	}, nil
+}
+
+// differs lists the keys in which the idle colour's snapshot differs from the active one's.
+func (s *Snapshot) differs() []string {
+	all, err := chartutil.CoalesceValues(s.Chart, copyMap(s.User))
+	if err != nil {
+		return nil // parseValues coalesced the same values already; it cannot fail here
+	}
+	active := string(s.Values.Active)
+	return snapshot.Diff(snapshot.Of(all, active, s.Values.AppVersion), snapshot.Of(all, string(s.Values.Active.Other()), s.Values.AppVersion))
 }
 
 // Apply upgrades the release with its own chart and its user values plus the change.

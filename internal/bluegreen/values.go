@@ -192,6 +192,17 @@ func (ch Change) Satisfied(user map[string]any) bool {
 	return true
 }
 
+// Pending returns the part of the change that user does not already hold.
+func (ch Change) Pending(user map[string]any) Change {
+	out := Change{}
+	for p, want := range ch {
+		if !Change(map[string]any{p: want}).Satisfied(user) {
+			out[p] = want
+		}
+	}
+	return out
+}
+
 // String renders the change like --set flags, for messages.
 func (ch Change) String() string {
 	parts := make([]string, 0, len(ch))
@@ -211,6 +222,16 @@ func normalize(v any) any {
 	}
 	if s, ok := v.(string); ok && s == "" {
 		return nil // "" and null mean the same to the chart here
+	}
+	switch t := v.(type) {
+	case map[string]any:
+		if len(t) == 0 {
+			return nil // an empty colour map follows the shared one, as null does
+		}
+	case []any:
+		if len(t) == 0 {
+			return nil
+		}
 	}
 	return v
 }

@@ -19,6 +19,8 @@ import (
 	"helm.sh/helm/v3/pkg/action"
 	"helm.sh/helm/v3/pkg/chart/loader"
 	helmcli "helm.sh/helm/v3/pkg/cli"
+	"helm.sh/helm/v3/pkg/cli/values"
+	"helm.sh/helm/v3/pkg/getter"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen"
@@ -252,16 +254,27 @@ func deployCommand(g *Global, stdout, stderr io.Writer, connect Connect) *cobra.
 	var (
 		tag, digest string
 		env         []string
+		sets, files []string
 		skipCheck   bool
 		cut         = bluegreen.NewDeploy(nil).Cutover
 	)
 	cmd := &cobra.Command{
-		Use:   "deploy RELEASE --tag TAG",
-		Short: "Ship an image to the idle colour, gate it, switch to it, verify, and schedule the old colour's scale-down",
-		Args:  cobra.ExactArgs(1),
+		Use:   "deploy RELEASE [--tag TAG] [--set KEY=VALUE] [-f values.yaml]",
+		Short: "Stage a new snapshot (image, config, secrets, resources, probes, ...) under the idle colour, gate it, switch to it, verify, and schedule the old colour's scale-down",
+		Long: `deploy copies what the active colour runs to the idle colour, lays the change over it and
+cuts over through the gates. --set and -f take the chart's shared key names (config.DEFAULT_MODEL,
+secrets.DEEPSEEK_API_KEY, resources.limits.cpu, readinessProbe.periodSeconds, ...) and write them
+under the idle colour only, so the serving colour never rolls. A key that does not shape the pods,
+one the chart lacks, or a value its schema rejects exits 2 before anything changes.`,
+		Args: cobra.ExactArgs(1),
 		RunE: runner(g, stdout, stderr, connect, func(ctx context.Context, cfg *bluegreen.Configuration) (*bluegreen.Result, error) {
 			d := bluegreen.NewDeploy(cfg)
 			d.Cutover, d.Tag, d.Digest, d.SkipImageCheck = cut, tag, digest, skipCheck
+			vals, err := (&values.Options{ValueFiles: files, Values: sets}).MergeValues(getter.Providers{})
+			if err != nil {
+				return nil, fmt.Errorf("%w: read --set/-f: %w", bluegreen.ErrBadInput, err)
+			}
+			d.Values = vals
 			if len(env) > 0 {
 				vars, err := parseEnv(env)
 				if err != nil {
@@ -275,6 +288,8 @@ func deployCommand(g *Global, stdout, stderr io.Writer, connect Connect) *cobra.
 	cmd.Flags().StringVar(&tag, "tag", "", "image tag for the idle colour")
 	cmd.Flags().StringVar(&digest, "digest", "", "image digest (sha256:...) for the idle colour; wins over the tag")
 	cmd.Flags().StringArrayVar(&env, "env", nil, "NAME=VALUE extra env for the idle colour only (repeatable; replaces its extra env)")
+	cmd.Flags().StringArrayVar(&sets, "set", nil, "KEY=VALUE with the chart's shared key name, written under the idle colour (repeatable, Helm's --set syntax)")
+	cmd.Flags().StringArrayVarP(&files, "values", "f", nil, "a values file with the chart's shared key names, written under the idle colour (repeatable)")
 	cmd.Flags().BoolVar(&skipCheck, "skip-image-check", false, "do not require the image on a node (when nodes pull from a registry)")
 	cutoverFlags(cmd, &cut)
 	return cmd

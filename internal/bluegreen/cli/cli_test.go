@@ -73,12 +73,18 @@ func TestExitCodes(t *testing.T) {
 		says  string
 	}{
 		{name: "deploy", args: []string{"deploy", "ai-assistant", "--tag", "2.0.0"}, want: cli.ExitOK, says: "deploy ai-assistant (namespace prod): done"},
-		{name: "missing tag", args: []string{"deploy", "ai-assistant"}, want: cli.ExitBadInput, says: "missing image"},
+		{name: "missing tag", args: []string{"deploy", "ai-assistant"}, want: cli.ExitBadInput, says: "nothing to deploy"},
 		{name: "unknown release", args: []string{"deploy", "nope", "--tag", "2.0.0"}, want: cli.ExitBadInput, says: `release "nope" not found`},
 		{name: "image on no node", args: []string{"deploy", "ai-assistant", "--tag", "3.0.0"}, want: cli.ExitBadInput, says: "on none of the 1 nodes"},
 		{name: "bad output", args: []string{"status", "ai-assistant", "-o", "yaml"}, want: cli.ExitBadInput, says: "--output must be text or json"},
 		{name: "unknown flag", args: []string{"deploy", "ai-assistant", "--colour", "red"}, want: cli.ExitBadInput, says: "unknown flag"},
 		{name: "bad env", args: []string{"deploy", "ai-assistant", "--tag", "2.0.0", "--env", "NOVALUE"}, want: cli.ExitBadInput, says: "is not NAME=VALUE"},
+		{name: "deploy --set", args: []string{"deploy", "ai-assistant", "--set", "config.DEFAULT_MODEL=gpt-4o-mini"}, want: cli.ExitOK, says: "staging under green: config.DEFAULT_MODEL"},
+		{name: "deploy -f", args: []string{"deploy", "ai-assistant", "-f", "testdata/model-values.yaml"}, want: cli.ExitOK, says: "staging under green: config.DEFAULT_MODEL"},
+		{name: "--set unknown key", args: []string{"deploy", "ai-assistant", "--set", "replicaz=3"}, want: cli.ExitBadInput, says: `unknown key "replicaz"`},
+		{name: "--set shared-only key", args: []string{"deploy", "ai-assistant", "--set", "service.type=NodePort"}, want: cli.ExitBadInput, says: `key "service" does not shape a colour's pods`},
+		{name: "--set rejected value", args: []string{"deploy", "ai-assistant", "--set", "config.MAX_TOKENS=lots"}, want: cli.ExitBadInput, says: "/green/config/MAX_TOKENS"},
+		{name: "-f missing file", args: []string{"deploy", "ai-assistant", "-f", "testdata/no-such-values.yaml"}, want: cli.ExitBadInput, says: "no-such-values.yaml"},
 		{
 			name: "locked",
 			setup: func(cl *fakecluster.Cluster) {

@@ -116,6 +116,11 @@ func writeStatus(p *printer, s *bluegreen.Status, header bool) {
 		_, _ = fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%d\t%s\t%s\n", c, cs.Role, image, replicas, cs.Desired, cs.Ready, cs.Available, hpa, at)
 	}
 	_ = tw.Flush() // a write error is kept by the printer
+	if len(s.Differs) > 0 {
+		p.f("%s differs from %s in: %s\n", s.Idle, s.Active, strings.Join(s.Differs, ", "))
+	} else {
+		p.f("%s and %s run the same snapshot\n", s.Idle, s.Active)
+	}
 	p.f("service %s -> %s; preview %s -> %s\n", s.Service.Name, orNone(s.Service.Color), s.Preview.Name, orNone(s.Preview.Color))
 	switch {
 	case s.Lock == nil:
