@@ -3,6 +3,7 @@ package unit
 import (
 	"encoding/json"
 	"sort"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -15,6 +16,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"sigs.k8s.io/yaml"
+
+	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/snapshot"
 )
 
 // stagedValues is a release in the middle of a deploy: blue serves, green is scaled up for
@@ -357,4 +360,32 @@ func TestNotesShowWhatDiffersBetweenTheColours(t *testing.T) {
 		assert.Contains(t, r.Notes, "NOTE: blue (serving) runs your-registry/ai-assistant:v1.0.0 from the chart's appVersion")
 		assert.Contains(t, r.Notes, "--set blue.image.tag=v1.0.0")
 	})
+}
+
+// TestTheCommandsSnapshotRulesAreTheCharts pins internal/bluegreen/snapshot (what `bluegreen
+// status` and `deploy` compute) to the chart's colorValues helper (what NOTES print): for every
+// change of the invariant table, both name the same differing keys.
+func TestTheCommandsSnapshotRulesAreTheCharts(t *testing.T) {
+	t.Parallel()
+	for _, change := range []string{
+		`{config: {DEFAULT_MODEL: gpt-4o-mini, LLM_BASE_URL: "http://b/v1"}}`,
+		`{secrets: {DEEPSEEK_API_KEY: sk-green}, existingSecret: vault}`,
+		`{resources: {limits: {cpu: "2"}}, readinessProbe: {httpGet: {path: /ready, port: http}, periodSeconds: 2}}`,
+		`{env: [{name: A, value: "1"}], extraEnv: [{name: B, value: "2"}], podLabels: {team: ai}, podAnnotations: {x: "1"}}`,
+		`{image: {tag: v2.0.0, pullPolicy: Always}, tolerations: [{key: gpu, operator: Exists}], terminationGracePeriodSeconds: 90}`,
+	} {
+		t.Run(change, func(t *testing.T) {
+			t.Parallel()
+			vals := values(t, stagedValues)
+			var over map[string]any
+			require.NoError(t, yamlUnmarshal(change, &over))
+			vals["green"] = mergeMaps(vals["green"].(map[string]any), over)
+			ch := loadChart(t)
+			all, err := chartutil.CoalesceValues(ch, copyValues(vals))
+			require.NoError(t, err)
+			diff := snapshot.Diff(snapshot.Of(all, "blue", ch.Metadata.AppVersion), snapshot.Of(all, "green", ch.Metadata.AppVersion))
+			require.NotEmpty(t, diff)
+			assert.Contains(t, render(t, vals).Notes, "green differs from blue in: "+strings.Join(diff, ", ")+".")
+		})
+	}
 }
