@@ -152,13 +152,6 @@ func toAnySlice(env []map[string]any) []any {
 	return out
 }
 
-func imageRef(repo, tag, digest string) string {
-	if digest != "" {
-		return repo + "@" + digest
-	}
-	return repo + ":" + tag
-}
-
 // imageOnNodes refuses an image no node has: node.status.images lists what the
 // kubelets hold, under the names the runtime normalised (docker.io/library/...).
 func (c *Configuration) imageOnNodes(ctx context.Context, image string) error {
