@@ -14,6 +14,8 @@ import (
 	"gopkg.in/yaml.v3"
 	"helm.sh/helm/v3/pkg/chart"
 	sigsyaml "sigs.k8s.io/yaml"
+
+	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/snapshot"
 )
 
 // GitOpsStore keeps the values in a values file that Argo CD or Flux syncs from
@@ -134,12 +136,20 @@ func EditValues(doc []byte, change Change) ([]byte, error) {
 }
 
 func setPath(m *yaml.Node, keys []string, value any) error {
+	_, unset := value.(snapshot.Unset)
 	for i := 0; i+1 < len(m.Content); i += 2 {
 		if m.Content[i].Value != keys[0] {
 			continue
 		}
+		if len(keys) == 1 && unset {
+			m.Content = append(m.Content[:i], m.Content[i+2:]...)
+			return nil
+		}
 		if len(keys) == 1 {
 			return setScalar(m.Content[i+1], value)
+		}
+		if unset && m.Content[i+1].Kind != yaml.MappingNode {
+			return nil // nothing there to remove
 		}
 		next := m.Content[i+1]
 		if next.Kind != yaml.MappingNode {
@@ -149,6 +159,9 @@ func setPath(m *yaml.Node, keys []string, value any) error {
 			*next = yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
 		}
 		return setPath(next, keys[1:], value)
+	}
+	if unset {
+		return nil // the key is not there: nothing to remove
 	}
 	key := &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: keys[0]}
 	val := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}

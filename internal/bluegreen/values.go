@@ -9,6 +9,8 @@ import (
 
 	"helm.sh/helm/v3/pkg/chart"
 	"helm.sh/helm/v3/pkg/chartutil"
+
+	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/snapshot"
 )
 
 // Color is one of the two Deployments the chart renders.
@@ -162,6 +164,10 @@ func (ch Change) Merge(user map[string]any) map[string]any {
 			}
 			m = next
 		}
+		if _, unset := ch[path].(snapshot.Unset); unset {
+			delete(m, keys[len(keys)-1])
+			continue
+		}
 		m[keys[len(keys)-1]] = ch[path]
 	}
 	return out
@@ -185,6 +191,9 @@ func (ch Change) Nested() map[string]any { return ch.Merge(nil) }
 func (ch Change) Satisfied(user map[string]any) bool {
 	for p, want := range ch {
 		got := lookup(user, p)
+		if _, unset := want.(snapshot.Unset); unset {
+			want = nil // removed and null read the same here
+		}
 		if fmt.Sprint(normalize(got)) != fmt.Sprint(normalize(want)) {
 			return false
 		}
@@ -210,6 +219,9 @@ func (ch Change) String() string {
 		v := ch[p]
 		if v == nil {
 			v = "null"
+		}
+		if _, unset := v.(snapshot.Unset); unset {
+			v = "<default>"
 		}
 		parts = append(parts, fmt.Sprintf("%s=%v", p, v))
 	}

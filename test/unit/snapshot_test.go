@@ -17,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	"sigs.k8s.io/yaml"
 
+	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen"
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/snapshot"
 )
 
@@ -388,4 +389,102 @@ func TestTheCommandsSnapshotRulesAreTheCharts(t *testing.T) {
 			assert.Contains(t, render(t, vals).Notes, "green differs from blue in: "+strings.Join(diff, ", ")+".")
 		})
 	}
+}
+
+// TestRebaseAtTheSwitchRendersTheSamePods: the values change the switch makes (shared block :=
+// what the new colour runs; the old colour keeps only what differs) renders every Deployment,
+// ConfigMap and Secret of both colours byte-identically, leaves the serving colour with no
+// keys of its own, and survives a switch back. Run over every change of the invariant table.
+func TestRebaseAtTheSwitchRendersTheSamePods(t *testing.T) {
+	t.Parallel()
+	changes := []string{
+		`{config: {DEFAULT_MODEL: gpt-4o-mini, MAX_TOKENS: "8192"}}`,
+		`{config: {LLM_BASE_URL: "http://llm-b:8080/v1"}}`,
+		`{secrets: {DEEPSEEK_API_KEY: sk-green, DATABASE_URL: "postgres://u:p@pg-b:5432/db"}}`,
+		`{existingSecret: vault-green}`,
+		`{env: [{name: FEATURE_X, value: "on"}]}`,
+		`{extraEnv: [{name: HTTP_PROXY, value: "http://proxy:3128"}]}`,
+		`{resources: {limits: {cpu: "2"}}}`,
+		`{resources: {requests: {cpu: 500m, memory: 1Gi}, limits: {cpu: "2", memory: 4Gi}}}`,
+		`{livenessProbe: {httpGet: {path: /health, port: http}, periodSeconds: 20}, startupProbe: {}}`,
+		`{readinessProbe: {httpGet: {path: /ready, port: http}, periodSeconds: 2}}`,
+		`{podAnnotations: {example.com/canary: "yes", prometheus.io/scrape: "false"}, podLabels: {team: ai}}`,
+		`{nodeSelector: {pool: gpu}, tolerations: [{key: gpu, operator: Exists, effect: NoSchedule}]}`,
+		`{affinity: {nodeAffinity: {requiredDuringSchedulingIgnoredDuringExecution: {nodeSelectorTerms: [{matchExpressions: [{key: pool, operator: In, values: [gpu]}]}]}}}}`,
+		`{terminationGracePeriodSeconds: 330, preStopSleepSeconds: 20}`,
+		`{image: {tag: v2.0.0, pullPolicy: Always, repository: registry.example.com/ai/assistant}}`,
+		`{podSecurityContext: {runAsNonRoot: true, runAsUser: 10001}, securityContext: {readOnlyRootFilesystem: false}}`,
+		`{priorityClassName: high, imagePullSecrets: [{name: pull-green}], topologySpread: {enabled: false, topologyKeys: [kubernetes.io/hostname], maxSkew: 1, whenUnsatisfiable: ScheduleAnyway}}`,
+		`{extraVolumes: [{name: prompts, configMap: {name: prompts-v2}}], extraVolumeMounts: [{name: prompts, mountPath: /prompts}]}`,
+	}
+	// A release where blue also sets keys of its own, and the shared block is not the chart's.
+	const busy = `
+activeColor: blue
+config: {LOG_LEVEL: WARNING, EXTRA_SHARED: "1"}
+resources: {requests: {cpu: 100m}}
+blue: {config: {DEFAULT_MODEL: blue-model}, terminationGracePeriodSeconds: 45}
+green: {replicas: 3}
+`
+	for _, base := range []string{stagedValues, busy} {
+		for _, change := range changes {
+			t.Run(change, func(t *testing.T) {
+				t.Parallel()
+				vals := values(t, base)
+				var over map[string]any
+				require.NoError(t, yamlUnmarshal(change, &over))
+				vals["green"] = mergeMaps(vals["green"].(map[string]any), over)
+				vals["activeColor"] = "green"
+				want := render(t, vals)
+
+				switched := rebase(t, vals, "green", "blue")
+				got := render(t, switched)
+				for _, color := range []string{"blue", "green"} {
+					assertUnchanged(t, objectsOf(t, want, color), objectsOf(t, got, color), color+" after the rebase")
+				}
+				// Green keeps only what is its own by nature (tag, digest, env, replicas) and the map
+				// entries blue lacks, which the shared block cannot hold without giving them to blue.
+				green := switched["green"].(map[string]any)
+				for k, v := range green {
+					switch k {
+					case "replicas", "scaleDownAt", "env":
+					case "image":
+						for kk := range v.(map[string]any) {
+							assert.Contains(t, []string{"tag", "digest"}, kk, "green.image.%s after the rebase", kk)
+						}
+					case "config", "secrets", "podAnnotations", "podLabels":
+						blue := snapshot.Of(coalesced(t, switched), "blue", "v1.0.0")[k].(map[string]any)
+						for kk := range v.(map[string]any) {
+							assert.NotContains(t, blue, kk, "green.%s.%s stays green's only because blue lacks it", k, kk)
+						}
+					default:
+						t.Errorf("green keeps %s after the rebase", k)
+					}
+				}
+
+				back := rebase(t, switched, "blue", "green")
+				back["activeColor"] = "blue"
+				vals["activeColor"] = "blue"
+				wantBack, gotBack := render(t, vals), render(t, back)
+				for _, color := range []string{"blue", "green"} {
+					assertUnchanged(t, objectsOf(t, wantBack, color), objectsOf(t, gotBack, color), color+" after switching back")
+				}
+			})
+		}
+	}
+}
+
+func coalesced(t *testing.T, user map[string]any) map[string]any {
+	t.Helper()
+	all, err := chartutil.CoalesceValues(loadChart(t), copyValues(user))
+	require.NoError(t, err)
+	return all
+}
+
+// rebase applies snapshot.Rebase to user values as the switch's Helm upgrade does.
+func rebase(t *testing.T, user map[string]any, to, from string) map[string]any {
+	t.Helper()
+	ch := loadChart(t)
+	all, err := chartutil.CoalesceValues(ch, copyValues(user))
+	require.NoError(t, err)
+	return bluegreen.Change(snapshot.Rebase(all, ch.Values, to, from, ch.Metadata.AppVersion)).Merge(copyValues(user))
 }
