@@ -1,0 +1,198 @@
+//go:build integration
+
+package integration
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/gruntwork-io/terratest/modules/helm"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+
+	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/cli"
+	"github.com/ai-assistant-chart/ai-assistant-chart/internal/loadgen"
+	"github.com/ai-assistant-chart/ai-assistant-chart/internal/stack"
+)
+
+// The config cutovers: `bluegreen deploy --set` with the chart's shared key names stages a
+// configuration or secret change under the idle colour alone. Each test runs two loads at
+// once through the main Service, 200 requests/s each, one on keep-alive connections and one
+// with a fresh connection per request.
+
+// configGates are the gate flags of these tests: fastGates with a rollout bound long enough
+// for green to start and fail /ready, so a failing gate ends in well under a minute.
+var configGates = append(append([]string{}, fastGates...), "--timeout", "20s", "--gate-timeout", "30s")
+
+// bothLoads runs the keep-alive and the fresh-connection load side by side; the returned
+// function stops neither, it waits for both (cancel ctx first) and returns their results.
+func (a *app) bothLoads(ctx context.Context, d time.Duration) func() map[string]loadgen.Result {
+	a.t.Helper()
+	keep := a.load(ctx, true, d)
+	fresh := a.load(ctx, false, d)
+	return func() map[string]loadgen.Result {
+		return map[string]loadgen.Result{"keep-alive": keep(), "fresh connections": fresh()}
+	}
+}
+
+// logLoads prints each load's figures and requires that none of its requests failed.
+func logLoads(t *testing.T, results map[string]loadgen.Result, during string) {
+	t.Helper()
+	for mode, res := range results {
+		t.Logf("%s: %d requests at %.0f/s, %d non-2xx, %d transport errors, colours %v",
+			mode, res.Total, res.RequestsPerSecond, res.Non2xx, res.TransportErrors, res.Counts["X-App-Color"])
+		assert.Zero(t, res.Non2xx+res.TransportErrors, "requests failed %s (%s)", during, mode)
+		assert.Greater(t, res.Total, 1000, "the load ran (%s)", mode)
+	}
+}
+
+// configMapValue is one key of a colour's own ConfigMap.
+func (a *app) configMapValue(color, key string) string {
+	a.t.Helper()
+	cm, err := a.c.Clientset.CoreV1().ConfigMaps(a.ns).Get(context.Background(), release+"-"+color, metav1.GetOptions{})
+	require.NoError(a.t, err, "the ConfigMap of %s", color)
+	return cm.Data[key]
+}
+
+// timedBluegreen runs the command and logs how long it took.
+func (a *app) timedBluegreen(ctx context.Context, args ...string) (int, string) {
+	a.t.Helper()
+	began := time.Now()
+	code, _, out := a.bluegreen(ctx, args...)
+	a.t.Logf("bluegreen %s took %s (exit %d)", args[0], time.Since(began).Round(100*time.Millisecond), code)
+	return code, out
+}
+
+// TestConfigCutoverModel: `deploy --set config.DEFAULT_MODEL=gpt-4o-mini` under load
+// switches to green with no failed request, and the release records the model under green;
+// `rollback` then returns traffic to blue, whose own ConfigMap never changed.
+func TestConfigCutoverModel(t *testing.T) {
+	t.Parallel()
+	a := newApp(t, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 12*time.Minute)
+	defer cancel()
+	require.Equal(t, "deepseek-chat", a.configMapValue("blue", "DEFAULT_MODEL"), "blue starts on the chart's default model")
+
+	rc := rest.CopyConfig(a.c.RESTConfig)
+	rc.QPS, rc.Burst = 200, 400
+	watchClient, err := kubernetes.NewForConfig(rc)
+	require.NoError(t, err)
+	watch := stack.WatchSelector(watchClient, a.ns, release)
+	loadCtx, stopLoad := context.WithCancel(ctx)
+	defer stopLoad()
+	wait := a.bothLoads(loadCtx, 8*time.Minute)
+	window(3 * time.Second)
+
+	code, out := a.timedBluegreen(ctx, append([]string{"deploy", "--set", "config.DEFAULT_MODEL=gpt-4o-mini", "--scale-down-delay", "10m"}, configGates...)...)
+	require.Equal(t, 0, code, "deploy:\n%s", lastLines(out, 30))
+	assert.Equal(t, "green", a.activeColor())
+	waitColor(t, a, "green")
+	svc, err := a.c.Clientset.CoreV1().Services(a.ns).Get(ctx, release, metav1.GetOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, "green", svc.Spec.Selector["color"], "the Service selects green")
+	assert.Equal(t, "gpt-4o-mini", a.configMapValue("green", "DEFAULT_MODEL"), "green's ConfigMap has the new model")
+	assert.Equal(t, "deepseek-chat", a.configMapValue("blue", "DEFAULT_MODEL"), "blue's ConfigMap is untouched")
+
+	var vals struct {
+		Green struct {
+			Config map[string]any `json:"config"`
+		} `json:"green"`
+	}
+	outVals, err := helm.RunHelmCommandAndGetStdOutE(t, a.helm, "get", "values", release, "-o", "json")
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal([]byte(outVals), &vals))
+	assert.Equal(t, "gpt-4o-mini", vals.Green.Config["DEFAULT_MODEL"], "the release holds green.config.DEFAULT_MODEL")
+
+	code, out = a.timedBluegreen(ctx, append([]string{"rollback"}, configGates...)...)
+	require.Equal(t, 0, code, "rollback:\n%s", lastLines(out, 30))
+	assert.Equal(t, "blue", a.activeColor())
+	waitColor(t, a, "blue")
+	assert.Equal(t, "deepseek-chat", a.configMapValue("blue", "DEFAULT_MODEL"), "blue still runs the old model")
+	window(3 * time.Second)
+	stopLoad()
+	results := wait()
+	events := watch.Stop()
+
+	logLoads(t, results, "across the config cutover and the rollback")
+	switches := events // changes only: the selector the watch first found is none
+	require.GreaterOrEqual(t, len(switches), 2, "the switch to green and back seen on the Service: %v", events)
+	for mode, res := range results {
+		for j, e := range switches {
+			var until time.Time
+			if j+1 < len(switches) {
+				until = switches[j+1].At
+			}
+			lat, err := res.SwitchLatencyWithin(e.At, until, "X-App-Color", e.Color)
+			if err != nil {
+				t.Errorf("%s: switch to %s at %s: responses never all came from %s: %v", mode, e.Color, e.At.Format("15:04:05.000"), e.Color, err)
+				continue
+			}
+			t.Logf("%s: switch to %-5s traffic moved in %s", mode, e.Color, lat.Round(time.Millisecond))
+		}
+	}
+}
+
+// TestConfigCutoverUnlistedModel: a model the LLM does not list fails green's /ready; the
+// gate refuses it naming the llm check and the model, and traffic never leaves blue.
+func TestConfigCutoverUnlistedModel(t *testing.T) {
+	t.Parallel()
+	testConfigGateRefuses(t, "config.DEFAULT_MODEL=no-such-model", "no-such-model")
+}
+
+// TestConfigCutoverWrongKey: a wrong LLM API key (the stand-in answers 401) fails green's
+// /ready the same way.
+func TestConfigCutoverWrongKey(t *testing.T) {
+	t.Parallel()
+	testConfigGateRefuses(t, "secrets.DEEPSEEK_API_KEY=wrong-key", "401")
+}
+
+// testConfigGateRefuses deploys set under load and requires the gate to refuse it: exit
+// code 4, the output naming the llm check and want, no request served by green or failed,
+// and blue's pods the same pods, never restarted, from before the deploy to the end.
+func testConfigGateRefuses(t *testing.T, set, want string) {
+	a := newApp(t, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	defer cancel()
+	before := podRestarts(a.colorPods(ctx, "blue"))
+	require.NotEmpty(t, before, "blue has pods")
+
+	loadCtx, stopLoad := context.WithCancel(ctx)
+	defer stopLoad()
+	wait := a.bothLoads(loadCtx, 4*time.Minute)
+	window(3 * time.Second)
+	code, out := a.timedBluegreen(ctx, append([]string{"deploy", "--set", set}, configGates...)...)
+	assert.Equal(t, cli.ExitGateFailed, code, "exit code:\n%s", lastLines(out, 30))
+	assert.Contains(t, out, "llm", "the failure names the llm check")
+	assert.Contains(t, out, want, "and why it fails")
+	assert.Equal(t, "blue", a.activeColor(), "activeColor unchanged")
+	window(5 * time.Second) // the load keeps running on blue after the refusal
+	stopLoad()
+	results := wait()
+
+	logLoads(t, results, "while the gate refused "+set)
+	for mode, res := range results {
+		assert.Zero(t, res.Counts["X-App-Color"]["green"], "requests served by green (%s)", mode)
+	}
+	after := podRestarts(a.colorPods(context.Background(), "blue"))
+	assert.Equal(t, before, after, "blue's pods (UID: restarts) from before the deploy to the end")
+	t.Logf("blue pods before %v, after %v", before, after)
+}
+
+// podRestarts maps each pod's UID to its containers' total restart count.
+func podRestarts(pods []corev1.Pod) map[string]int32 {
+	m := map[string]int32{}
+	for _, p := range pods {
+		var n int32
+		for _, s := range p.Status.ContainerStatuses {
+			n += s.RestartCount
+		}
+		m[string(p.UID)] = n
+	}
+	return m
+}
