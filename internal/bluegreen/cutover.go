@@ -281,7 +281,8 @@ func (c Color) String() string { return string(c) }
 // switchTo points the Service at `to` and pins `from` at its current size, so it
 // stays ready for a rollback while its autoscaler sees no traffic.
 func (r *run) switchTo(ctx context.Context, st *State, from, to Color) (*State, error) {
-	change := Change{"activeColor": string(to)}
+	change := st.snap.rebase(to)
+	change["activeColor"] = string(to)
 	if n := st.Colors[from].Current; n > 0 {
 		change[string(from)+".replicas"] = int(n)
 	}
@@ -384,7 +385,9 @@ func (r *run) revert(ctx context.Context, st *State, from, to Color, cause error
 	// Switching back must happen even when the run is being interrupted.
 	ctx = context.WithoutCancel(ctx)
 	err := r.c.step(ctx, r.res, fmt.Sprintf("switch back: service %s to %s", st.Service.Name, from), func() (string, bool, error) {
-		next, err := r.c.apply(ctx, st, Change{"activeColor": string(from)}, fmt.Sprintf("bluegreen: switch back %s -> %s: %v", to, from, cause))
+		back := st.snap.rebase(from)
+		back["activeColor"] = string(from)
+		next, err := r.c.apply(ctx, st, back, fmt.Sprintf("bluegreen: switch back %s -> %s: %v", to, from, cause))
 		if err != nil {
 			return "", false, err
 		}

@@ -41,18 +41,25 @@ func TestDeploySetStagesTheChangeUnderTheIdleColourOnly(t *testing.T) {
 	assert.Equal(t, "done", res.Outcome)
 	assert.Equal(t, "green", f.serviceColor())
 
-	assert.Equal(t, "gpt-4o-mini", f.value("green.config.DEFAULT_MODEL"))
-	assert.Equal(t, "2", f.value("green.resources.limits.cpu"))
-	assert.Equal(t, "512Mi", f.value("green.resources.requests.memory"), "a replaced key is merged over what blue runs, like a values file")
-	assert.Nil(t, f.value("blue.config.DEFAULT_MODEL"), "blue's block is untouched")
-	assert.Nil(t, f.value("config.DEFAULT_MODEL"), "the shared block is untouched")
-	assert.Equal(t, blueBefore, f.podTemplate("blue"), "blue's pods never rolled")
+	// The switch moved the shared block to what green runs; blue keeps what differs.
+	assert.Equal(t, "gpt-4o-mini", f.value("config.DEFAULT_MODEL"))
+	assert.Equal(t, "2", f.value("resources.limits.cpu"))
+	assert.Equal(t, "512Mi", f.value("resources.requests.memory"), "a replaced key is merged over what blue ran, like a values file")
+	assert.Nil(t, f.value("green.config"), "green, serving, keeps no keys of its own")
+	assert.Nil(t, f.value("green.resources"))
+	assert.Equal(t, "deepseek-chat", f.value("blue.config.DEFAULT_MODEL"), "blue keeps its old model")
+	assert.Equal(t, "1000m", f.value("blue.resources.limits.cpu"))
+	assert.Equal(t, blueBefore, f.podTemplate("blue"), "blue's pods never rolled, neither at the deploy nor at the switch")
 	assert.Equal(t, []string{"resources", "config.DEFAULT_MODEL"}, f.status().Differs, "status names what differs")
+	greenAfter := f.podTemplate("green")
 
 	_, err = bluegreen.NewRollback(f.cfg).Run(context.Background())
 	require.NoError(t, err)
 	assert.Equal(t, "blue", f.serviceColor())
 	assert.Equal(t, blueBefore, f.podTemplate("blue"), "rollback returns to blue's snapshot exactly")
+	assert.Equal(t, greenAfter, f.podTemplate("green"), "the switch back rolls no green pod either")
+	assert.Nil(t, f.value("config.DEFAULT_MODEL"), "the shared block is blue's again: the chart's default model")
+	assert.Equal(t, "gpt-4o-mini", f.value("green.config.DEFAULT_MODEL"))
 }
 
 // TestANewDeployStartsFromWhatServes: the idle colour's block is reset to the serving
@@ -67,12 +74,16 @@ func TestANewDeployStartsFromWhatServes(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "blue", f.serviceColor())
 	require.Equal(t, "8192", f.value("green.config.MAX_TOKENS"), "green keeps the rolled-back snapshot until the next deploy")
+	require.Nil(t, f.value("config.MAX_TOKENS"), "the shared block is blue's again")
 
 	d := f.deployValues(map[string]any{"config": map[string]any{"LOG_LEVEL": "DEBUG"}})
 	d.Tag = "2.0.0"
 	_, err = d.Run(context.Background())
 	require.NoError(t, err)
-	assert.Equal(t, map[string]any{"LOG_LEVEL": "DEBUG"}, f.value("green.config"), "the stale MAX_TOKENS is gone")
+	assert.Equal(t, "DEBUG", f.value("config.LOG_LEVEL"), "green serves with the new key, now the shared block's")
+	assert.Nil(t, f.value("config.MAX_TOKENS"), "the stale MAX_TOKENS never reached the new snapshot")
+	assert.Nil(t, f.value("blue.config.MAX_TOKENS"))
+	assert.Equal(t, "INFO", f.value("blue.config.LOG_LEVEL"), "blue keeps what it ran")
 	assert.Equal(t, "2.0.0", f.value("green.image.tag"))
 }
 

@@ -111,6 +111,17 @@ func (s *Snapshot) differs() []string {
 	return snapshot.Diff(snapshot.Of(all, active, s.Values.AppVersion), snapshot.Of(all, string(s.Values.Active.Other()), s.Values.AppVersion))
 }
 
+// rebase is the part of the switch to colour `to` that moves the shared block to what `to`
+// runs (snapshot.Rebase): the pods of both colours render the same, and `helm get values`
+// then reads as "the shared block serves; the other colour differs in these keys".
+func (s *Snapshot) rebase(to Color) Change {
+	all, err := chartutil.CoalesceValues(s.Chart, copyMap(s.User))
+	if err != nil {
+		return Change{} // parseValues coalesced the same values already; it cannot fail here
+	}
+	return Change(snapshot.Rebase(all, s.Chart.Values, string(to), string(to.Other()), s.Values.AppVersion)).Pending(s.User)
+}
+
 // Apply upgrades the release with its own chart and its user values plus the change.
 func (h *HelmStore) Apply(ctx context.Context, snap *Snapshot, change Change, description string) error {
 	u := action.NewUpgrade(h.Helm)

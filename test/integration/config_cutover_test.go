@@ -99,15 +99,18 @@ func TestConfigCutoverModel(t *testing.T) {
 	assert.Equal(t, "gpt-4o-mini", a.configMapValue("green", "DEFAULT_MODEL"), "green's ConfigMap has the new model")
 	assert.Equal(t, "deepseek-chat", a.configMapValue("blue", "DEFAULT_MODEL"), "blue's ConfigMap is untouched")
 
+	// The switch moved the shared block to what green serves; blue keeps its old model.
 	var vals struct {
-		Green struct {
+		Config map[string]any `json:"config"`
+		Blue   struct {
 			Config map[string]any `json:"config"`
-		} `json:"green"`
+		} `json:"blue"`
 	}
 	outVals, err := helm.RunHelmCommandAndGetStdOutE(t, a.helm, "get", "values", release, "-o", "json")
 	require.NoError(t, err)
 	require.NoError(t, json.Unmarshal([]byte(outVals), &vals))
-	assert.Equal(t, "gpt-4o-mini", vals.Green.Config["DEFAULT_MODEL"], "the release holds green.config.DEFAULT_MODEL")
+	assert.Equal(t, "gpt-4o-mini", vals.Config["DEFAULT_MODEL"], "the release's shared block holds the model green serves")
+	assert.Equal(t, "deepseek-chat", vals.Blue.Config["DEFAULT_MODEL"], "blue's block holds the model it ran")
 
 	code, out = a.timedBluegreen(ctx, append([]string{"rollback"}, configGates...)...)
 	require.Equal(t, 0, code, "rollback:\n%s", lastLines(out, 30))
