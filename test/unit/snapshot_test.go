@@ -484,7 +484,5 @@ func coalesced(t *testing.T, user map[string]any) map[string]any {
 func rebase(t *testing.T, user map[string]any, to, from string) map[string]any {
 	t.Helper()
 	ch := loadChart(t)
-	all, err := chartutil.CoalesceValues(ch, copyValues(user))
-	require.NoError(t, err)
-	return bluegreen.Change(snapshot.Rebase(all, ch.Values, to, from, ch.Metadata.AppVersion)).Merge(copyValues(user))
+	return bluegreen.Change(snapshot.Rebase(coalesced(t, user), ch.Values, to, from, ch.Metadata.AppVersion)).Merge(copyValues(user))
 }

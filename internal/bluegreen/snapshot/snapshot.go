@@ -47,11 +47,7 @@ func Of(all map[string]any, color, appVersion string) map[string]any {
 		}
 	}
 	for _, k := range Merged {
-		m := copyMap(mapAt(all, k))
-		for kk, v := range mapAt(own, k) {
-			m[kk] = v
-		}
-		out[k] = m
+		out[k] = overlay(mapAt(all, k), mapAt(own, k))
 	}
 	shared, ownImage := mapAt(all, "image"), mapAt(own, "image")
 	repo := firstString(ownImage["repository"], shared["repository"])
@@ -140,11 +136,7 @@ func Stage(all map[string]any, active string, over map[string]any) map[string]an
 		}
 	}
 	for _, k := range Merged {
-		m := copyMap(mapAt(own, k))
-		for kk, v := range mapAt(over, k) {
-			m[kk] = v
-		}
-		out[k] = m
+		out[k] = overlay(mapAt(own, k), mapAt(over, k))
 	}
 	ownImage, overImage := mapAt(own, "image"), mapAt(over, "image")
 	_, newTag := overImage["tag"]
@@ -170,6 +162,16 @@ func Stage(all map[string]any, active string, over map[string]any) map[string]an
 		out["env"] = env
 	} else {
 		out["env"] = []any{}
+	}
+	return out
+}
+
+// overlay returns a copy of base with over's entries laid on it, as a colour's map merges over
+// the shared one.
+func overlay(base, over map[string]any) map[string]any {
+	out := copyMap(base)
+	for k, v := range over {
+		out[k] = v
 	}
 	return out
 }
