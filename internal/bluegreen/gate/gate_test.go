@@ -60,6 +60,24 @@ func TestPollIsBoundedAndSaysWhatItWaitedFor(t *testing.T) {
 	require.ErrorIs(t, err, boom, "an error ends the wait at once")
 }
 
+// TestPollTimedOutMidTrySaysWhatItWaitedFor: when the deadline falls inside a try (a GET in
+// flight, the client's rate limiter), the error still names what the wait was for.
+func TestPollTimedOutMidTrySaysWhatItWaitedFor(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
+	defer cancel()
+	err := Poll(ctx, 5*time.Millisecond, func(ctx context.Context) (bool, string, error) {
+		if deadline, _ := ctx.Deadline(); time.Until(deadline) > 10*time.Millisecond {
+			return false, "2/2 updated, 0 ready", nil
+		}
+		<-ctx.Done() // the last try blocks until the deadline, as a GET would
+		return false, "", fmt.Errorf("get deployment d: %w", ctx.Err())
+	})
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.Contains(t, err.Error(), "gave up after")
+	assert.Contains(t, err.Error(), "waiting for 2/2 updated, 0 ready")
+}
+
 // scripted answers each probe from a list, then repeats the last answer.
 type scripted struct{ statuses []int }
 

@@ -29,11 +29,16 @@ func Poll(ctx context.Context, interval time.Duration, try func(context.Context)
 	waiting := ""
 	var tryErr error
 	err := retry.Poll(ctx, interval, func(ctx context.Context) (bool, error) {
-		var done bool
-		done, waiting, tryErr = try(ctx)
-		return done, tryErr
+		done, w, err := try(ctx)
+		if w != "" {
+			waiting = w
+		}
+		tryErr = err
+		return done, err
 	})
-	if err != nil && tryErr == nil {
+	// A try cut short by the deadline (a GET in flight, the client's rate limiter) is the
+	// timeout too: say what it was waiting for, not only which call the deadline hit.
+	if err != nil && (tryErr == nil || ctx.Err() != nil) {
 		return fmt.Errorf("gave up after %s waiting for %s: %w", time.Since(start).Round(time.Second), waiting, err)
 	}
 	return err
