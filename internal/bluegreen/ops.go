@@ -104,10 +104,7 @@ func (d *Deploy) stage(st *State) (Change, staged, error) {
 	if err := snapshot.Validate(over, ch.Values); err != nil {
 		return nil, staged{}, fmt.Errorf("%w: %w", ErrBadInput, err)
 	}
-	all, err := chartutil.CoalesceValues(ch, copyMap(st.snap.User))
-	if err != nil {
-		return nil, staged{}, fmt.Errorf("coalesce release values: %w", err)
-	}
+	all := st.snap.Values.All
 	idle := string(st.Idle)
 	extra := Change{}
 	for k, v := range snapshot.Stage(all, string(st.Active), over) {

@@ -9,7 +9,6 @@ import (
 
 	"helm.sh/helm/v3/pkg/action"
 	"helm.sh/helm/v3/pkg/chart"
-	"helm.sh/helm/v3/pkg/chartutil"
 	"helm.sh/helm/v3/pkg/release"
 	"helm.sh/helm/v3/pkg/storage/driver"
 
@@ -103,23 +102,15 @@ func (h *HelmStore) Load(_ context.Context) (*Snapshot, error) {
 
 // differs lists the keys in which the idle colour's snapshot differs from the active one's.
 func (s *Snapshot) differs() []string {
-	all, err := chartutil.CoalesceValues(s.Chart, copyMap(s.User))
-	if err != nil {
-		return nil // parseValues coalesced the same values already; it cannot fail here
-	}
-	active := string(s.Values.Active)
-	return snapshot.Diff(snapshot.Of(all, active, s.Values.AppVersion), snapshot.Of(all, string(s.Values.Active.Other()), s.Values.AppVersion))
+	v := s.Values
+	return snapshot.Diff(snapshot.Of(v.All, string(v.Active), v.AppVersion), snapshot.Of(v.All, string(v.Active.Other()), v.AppVersion))
 }
 
 // rebase is the part of the switch to colour `to` that moves the shared block to what `to`
 // runs (snapshot.Rebase): the pods of both colours render the same, and `helm get values`
 // then reads as "the shared block serves; the other colour differs in these keys".
 func (s *Snapshot) rebase(to Color) Change {
-	all, err := chartutil.CoalesceValues(s.Chart, copyMap(s.User))
-	if err != nil {
-		return Change{} // parseValues coalesced the same values already; it cannot fail here
-	}
-	return Change(snapshot.Rebase(all, s.Chart.Values, string(to), string(to.Other()), s.Values.AppVersion)).Pending(s.User)
+	return Change(snapshot.Rebase(s.Values.All, s.Chart.Values, string(to), string(to.Other()), s.Values.AppVersion)).Pending(s.User)
 }
 
 // Apply upgrades the release with its own chart and its user values plus the change.

@@ -63,6 +63,8 @@ type Values struct {
 	Autoscaling   bool
 	MinReplicas   int
 	MaxReplicas   int
+	// All is every coalesced value, for the per-colour snapshot rules (package snapshot).
+	All map[string]any
 }
 
 // Image returns the reference the chart renders for colour c: the digest wins over
@@ -107,7 +109,7 @@ func parseValues(ch *chart.Chart, user map[string]any) (Values, error) {
 	if err != nil {
 		return Values{}, fmt.Errorf("coalesce release values: %w", err)
 	}
-	v := Values{Colors: map[Color]ColorValues{}}
+	v := Values{Colors: map[Color]ColorValues{}, All: all}
 	if ch.Metadata != nil {
 		v.AppVersion = ch.Metadata.AppVersion
 	}
@@ -168,7 +170,7 @@ func (ch Change) Merge(user map[string]any) map[string]any {
 			delete(m, keys[len(keys)-1])
 			continue
 		}
-		m[keys[len(keys)-1]] = ch[path]
+		m[keys[len(keys)-1]] = copyValue(ch[path]) // the upgrade may coalesce into it; never into the caller's map
 	}
 	return out
 }
@@ -291,17 +293,27 @@ func intOf(v any) (int, bool) {
 	return 0, false
 }
 
+// copyValue deep-copies maps and lists; anything else is a value already.
+func copyValue(v any) any {
+	switch t := v.(type) {
+	case map[string]any:
+		return copyMap(t)
+	case chartutil.Values:
+		return copyMap(t)
+	case []any:
+		out := make([]any, len(t))
+		for i, e := range t {
+			out[i] = copyValue(e)
+		}
+		return out
+	}
+	return v
+}
+
 func copyMap(m map[string]any) map[string]any {
 	out := make(map[string]any, len(m))
 	for k, v := range m {
-		switch mm := v.(type) {
-		case map[string]any:
-			out[k] = copyMap(mm)
-		case chartutil.Values:
-			out[k] = copyMap(mm)
-		default:
-			out[k] = v
-		}
+		out[k] = copyValue(v)
 	}
 	return out
 }
