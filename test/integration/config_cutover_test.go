@@ -28,7 +28,7 @@ import (
 
 // configGates are the gate flags of these tests: fastGates with a rollout bound long enough
 // for green to start and fail /ready, so a failing gate ends in well under a minute.
-var configGates = append(append([]string{}, fastGates...), "--timeout", "20s", "--gate-timeout", "30s")
+var configGates = append(append([]string{}, fastGates...), "--timeout", "20s", "--gate-timeout", "30s") // the last --timeout wins
 
 // bothLoads runs the keep-alive and the fresh-connection load side by side; the returned
 // function stops neither, it waits for both (cancel ctx first) and returns their results.
@@ -145,14 +145,14 @@ func TestConfigCutoverModel(t *testing.T) {
 // gate refuses it naming the llm check and the model, and traffic never leaves blue.
 func TestConfigCutoverUnlistedModel(t *testing.T) {
 	t.Parallel()
-	testConfigGateRefuses(t, "config.DEFAULT_MODEL=no-such-model", "no-such-model")
+	testConfigGateRefuses(t, "config.DEFAULT_MODEL=no-such-model", `model \"no-such-model\" is not listed`)
 }
 
 // TestConfigCutoverWrongKey: a wrong LLM API key (the stand-in answers 401) fails green's
 // /ready the same way.
 func TestConfigCutoverWrongKey(t *testing.T) {
 	t.Parallel()
-	testConfigGateRefuses(t, "secrets.DEEPSEEK_API_KEY=wrong-key", "401")
+	testConfigGateRefuses(t, "secrets.DEEPSEEK_API_KEY=wrong-key", "status 401: the API key was refused")
 }
 
 // testConfigGateRefuses deploys set under load and requires the gate to refuse it: exit
@@ -171,7 +171,7 @@ func testConfigGateRefuses(t *testing.T, set, want string) {
 	window(3 * time.Second)
 	code, out := a.timedBluegreen(ctx, append([]string{"deploy", "--set", set}, configGates...)...)
 	assert.Equal(t, cli.ExitGateFailed, code, "exit code:\n%s", lastLines(out, 30))
-	assert.Contains(t, out, "llm", "the failure names the llm check")
+	assert.Contains(t, out, `"llm":{"status":"failed"`, "the failure names the llm check, from green's /ready")
 	assert.Contains(t, out, want, "and why it fails")
 	assert.Equal(t, "blue", a.activeColor(), "activeColor unchanged")
 	window(5 * time.Second) // the load keeps running on blue after the refusal
