@@ -282,7 +282,7 @@ func TestAChartUpgradeWithTheSameValuesRollsNoPods(t *testing.T) {
 func TestSharedKeysRollEveryColourThatFollowsThem(t *testing.T) {
 	t.Parallel()
 	base := values(t, stagedValues)
-	pinned := values(t, stagedValues+"\nblue: {config: {LOG_LEVEL: INFO}}\n")
+	pinned := values(t, stagedValues+"\nblue: {config: {LOG_LEVEL: INFO}, image: {tag: v1.0.0}}\n")
 	for _, tc := range []struct {
 		name       string
 		set        string
@@ -292,6 +292,8 @@ func TestSharedKeysRollEveryColourThatFollowsThem(t *testing.T) {
 		{"containerPort", "containerPort=8080", true},
 		{"serviceAccount.name", "serviceAccount.name=other", true},
 		{"serviceAccount token", "serviceAccount.automountServiceAccountToken=true", true},
+		{"serviceAccount.create", "serviceAccount.create=false", true},
+		{"shared image tag", "image.tag=v1.1.0", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
