@@ -10,7 +10,9 @@ import (
 	"helm.sh/helm/v3/pkg/action"
 	"helm.sh/helm/v3/pkg/chart"
 	"helm.sh/helm/v3/pkg/release"
+	"helm.sh/helm/v3/pkg/releaseutil"
 	"helm.sh/helm/v3/pkg/storage/driver"
+	"sigs.k8s.io/yaml"
 
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/snapshot"
 )
@@ -94,7 +96,7 @@ func (h *HelmStore) Load(_ context.Context) (*Snapshot, error) {
 		Chart:    rel.Chart,
 		User:     copyMap(rel.Config),
 		Values:   v,
-		Fullname: fullname(h.Release, rel.Chart, rel.Config),
+		Fullname: releaseFullname(rel),
 		Revision: rel.Version,
 		Status:   status,
 	}, nil
@@ -138,28 +140,51 @@ func pending(status string) bool {
 	return false
 }
 
-// fullname follows the chart's rule (truncated to 56 so "-preview" still fits a DNS label): fullnameOverride, else the release name when it
+// releaseFullname reads the objects' name prefix from what the release rendered: its blue
+// Deployment is <fullname>-blue. Only a release whose manifest lacks it (none the chart
+// renders) falls back to the chart's naming rule.
+func releaseFullname(rel *release.Release) string {
+	for _, doc := range releaseutil.SplitManifests(rel.Manifest) {
+		var obj struct {
+			Kind     string `json:"kind"`
+			Metadata struct {
+				Name   string            `json:"name"`
+				Labels map[string]string `json:"labels"`
+			} `json:"metadata"`
+		}
+		if err := yaml.Unmarshal([]byte(doc), &obj); err != nil {
+			continue // not an object: a comment-only document
+		}
+		if obj.Kind == "Deployment" && obj.Metadata.Labels["color"] == string(Blue) {
+			return strings.TrimSuffix(obj.Metadata.Name, "-"+string(Blue))
+		}
+	}
+	return fullname(rel.Name, rel.Chart, rel.Config)
+}
+
+// fullname follows the chart's rule (truncated to 55 so "-preview" still fits a DNS label), for a
+// GitOps values file, which has no release manifest: fullnameOverride, else the release name when it
 // contains the chart's name, else <release>-<chart>.
 func fullname(releaseName string, ch *chart.Chart, user map[string]any) string {
 	if o := stringOf(lookup(user, "fullnameOverride")); o != "" {
-		return trunc56(o)
+		return trunc55(o)
 	}
 	if o := stringOf(lookup(ch.Values, "fullnameOverride")); o != "" {
-		return trunc56(o)
+		return trunc55(o)
 	}
 	name := ch.Name()
 	if o := stringOf(lookup(user, "nameOverride")); o != "" {
 		name = o
 	}
 	if strings.Contains(releaseName, name) {
-		return trunc56(releaseName)
+		return trunc55(releaseName)
 	}
-	return trunc56(releaseName + "-" + name)
+	return trunc55(releaseName + "-" + name)
 }
 
-func trunc56(s string) string {
-	if len(s) > 56 {
-		s = s[:56]
+func trunc55(s string) string {
+	if len(s) > 55 {
+		s = s[:55]
 	}
 	for len(s) > 0 && s[len(s)-1] == '-' {
 		s = s[:len(s)-1]

@@ -1,6 +1,7 @@
 package unit
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -254,4 +255,42 @@ func TestKubeVersionBelowTheChartsMinimumIsRefused(t *testing.T) {
 	_, err := renderRelease(t, nil, "v1.28.9")
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "kubeVersion")
+}
+
+// TestLongNamesFitDNSLabels: Helm allows release names of 53 characters; every Service name
+// (a DNS label) stays within 63, the main and preview Services stay distinct, and so does
+// every label value.
+func TestLongNamesFitDNSLabels(t *testing.T) {
+	t.Parallel()
+	long53 := strings.Repeat("r", 53)
+	for _, tc := range []struct {
+		name    string
+		release string
+		sets    []string
+	}{
+		{"53-character release", long53, nil},
+		{"53-character release with the chart's name", "ai-assistant-" + strings.Repeat("x", 40), nil},
+		{"53-character release and a nameOverride", long53, []string{"nameOverride=assistant-api"}},
+		{"55-character fullnameOverride (the schema allows no more)", releaseName, []string{"fullnameOverride=" + strings.Repeat("f", 55)}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			rel, err := renderChart(t, loadChart(t), tc.release, values(t, "", tc.sets...), kubeVersion)
+			require.NoError(t, err)
+			r := decodeRelease(t, rel)
+			services := all[*corev1.Service](r)
+			require.Len(t, services, 2)
+			assert.NotEqual(t, services[0].Name, services[1].Name)
+			for _, s := range services {
+				assert.LessOrEqual(t, len(s.Name), 63, "Service %s", s.Name)
+			}
+			for _, d := range r.Docs {
+				m, ok := d.Object.(interface{ GetLabels() map[string]string })
+				require.True(t, ok)
+				for k, v := range m.GetLabels() {
+					assert.LessOrEqual(t, len(v), 63, "%s label %s=%s", kindName(d.Object), k, v)
+				}
+			}
+		})
+	}
 }

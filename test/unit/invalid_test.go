@@ -1,6 +1,7 @@
 package unit
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -54,6 +55,7 @@ func TestInvalidValuesAreRejected(t *testing.T) {
 		{name: "spread rule", sets: []string{"topologySpread.whenUnsatisfiable=Never"}, want: []string{"/topologySpread/whenUnsatisfiable"}},
 		{name: "strategy type", sets: []string{"strategy.type=BlueGreen"}, want: []string{"/strategy/type"}},
 		{name: "fullnameOverride not a DNS label", sets: []string{"fullnameOverride=Bad_Name"}, want: []string{"/fullnameOverride"}},
+		{name: "fullnameOverride too long for <name>-preview", sets: []string{"fullnameOverride=" + strings.Repeat("f", 56)}, want: []string{"/fullnameOverride", "maxLength"}},
 		{name: "probe typo", yaml: "readinessProbe: {httpGet: {path: /ready, port: http}, periodSecond: 5}", want: []string{"/readinessProbe"}},
 
 		// Cross-field rules (templates/_helpers.tpl ai-assistant.validate).

@@ -103,19 +103,19 @@ func valuesFile(t testing.TB, path string) map[string]any {
 // would: values coalesced, values.schema.json enforced, templates and NOTES rendered.
 func renderRelease(t testing.TB, vals map[string]any, kube string) (*release.Release, error) {
 	t.Helper()
-	return renderChart(t, loadChart(t), vals, kube)
+	return renderChart(t, loadChart(t), releaseName, vals, kube)
 }
 
 // renderChart is renderRelease for a chart the caller loaded (and perhaps changed, such as its
 // version).
-func renderChart(t testing.TB, ch *chart.Chart, vals map[string]any, kube string) (*release.Release, error) {
+func renderChart(t testing.TB, ch *chart.Chart, name string, vals map[string]any, kube string) (*release.Release, error) {
 	t.Helper()
 	kv, err := chartutil.ParseKubeVersion(kube)
 	require.NoError(t, err)
 	install := action.NewInstall(&action.Configuration{Log: func(string, ...any) {}})
 	install.DryRun = true
 	install.ClientOnly = true
-	install.ReleaseName = releaseName
+	install.ReleaseName = name
 	install.Namespace = namespace
 	install.KubeVersion = kv
 	return install.Run(ch, vals)

@@ -236,7 +236,7 @@ func TestAChartUpgradeWithTheSameValuesRollsNoPods(t *testing.T) {
 	renderAs := func(t *testing.T, mutate func(*chart.Metadata), vals map[string]any) *rendered {
 		ch := loadChart(t)
 		mutate(ch.Metadata)
-		rel, err := renderChart(t, ch, vals, kubeVersion)
+		rel, err := renderChart(t, ch, releaseName, vals, kubeVersion)
 		require.NoError(t, err)
 		return decodeRelease(t, rel)
 	}

@@ -6,18 +6,18 @@ ai-assistant.name: the chart name, or nameOverride.
 {{- end }}
 
 {{/*
-ai-assistant.fullname: the prefix of every object name. Truncated to 56 characters so that
-"-preview" (and "-green") still fit the 63-character DNS label limit.
+ai-assistant.fullname: the prefix of every object name. Truncated to 55 characters so that
+"<fullname>-preview", the longest Service name, still fits the 63-character DNS label limit.
 */}}
 {{- define "ai-assistant.fullname" -}}
 {{- if .Values.fullnameOverride }}
-{{- .Values.fullnameOverride | trunc 56 | trimSuffix "-" }}
+{{- .Values.fullnameOverride | trunc 55 | trimSuffix "-" }}
 {{- else }}
 {{- $name := default .Chart.Name .Values.nameOverride }}
 {{- if contains $name .Release.Name }}
-{{- .Release.Name | trunc 56 | trimSuffix "-" }}
+{{- .Release.Name | trunc 55 | trimSuffix "-" }}
 {{- else }}
-{{- printf "%s-%s" .Release.Name $name | trunc 56 | trimSuffix "-" }}
+{{- printf "%s-%s" .Release.Name $name | trunc 55 | trimSuffix "-" }}
 {{- end }}
 {{- end }}
 {{- end }}

@@ -1,0 +1,51 @@
+package bluegreen_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen"
+	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/fakecluster"
+)
+
+// TestNamesComeFromTheRelease: with Helm's longest release name (53 characters) and a
+// nameOverride, the command finds both Deployments and both Services the release rendered,
+// whose names all fit a DNS label, and deploys through them.
+func TestNamesComeFromTheRelease(t *testing.T) {
+	t.Parallel()
+	name := strings.Repeat("r", 53)
+	cl := fakecluster.New(testNS)
+	require.NoError(t, cl.LoadImage("docker.io/library/ai-assistant:2.0.0"))
+	require.NoError(t, cl.Install(name, chartDir(t), map[string]any{
+		"image":        map[string]any{"repository": repo, "tag": "1.0.0"},
+		"nameOverride": "assistant-api",
+	}))
+	cfg := bluegreen.NewConfiguration(bluegreen.NewHelmStore(cl.Helm, name, testNS), cl.Kube, cl, name, testNS)
+	cfg.PollInterval = 5 * time.Millisecond
+	cfg.Holder = "test@host pid 1"
+	cfg.Log = t.Logf
+
+	s, err := bluegreen.NewStatus(cfg).Run(context.Background())
+	require.NoError(t, err)
+	for _, c := range []bluegreen.Color{bluegreen.Blue, bluegreen.Green} {
+		assert.True(t, s.Colors[c].Exists, "deployment %s found", s.Colors[c].Deployment)
+	}
+	assert.True(t, s.Service.Exists, "service %s found", s.Service.Name)
+	assert.True(t, s.Preview.Exists, "preview service %s found", s.Preview.Name)
+	assert.LessOrEqual(t, len(s.Preview.Name), 63, s.Preview.Name)
+
+	d := bluegreen.NewDeploy(cfg)
+	d.Tag = "2.0.0"
+	fast(&d.Cutover)
+	_, err = d.Run(context.Background())
+	require.NoError(t, err)
+	s, err = bluegreen.NewStatus(cfg).Run(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, bluegreen.Green, s.Active)
+	assert.Equal(t, "green", s.Service.Color, "the release's own Service was switched")
+}
