@@ -23,13 +23,14 @@ func TestBadInputIsRefusedBeforeAnythingChanges(t *testing.T) {
 		release string
 		tag     string
 		digest  string
+		require bool
 		want    string
 	}{
 		{name: "unknown release", release: "nope", tag: "2.0.0", want: `release "nope" not found in namespace "prod"`},
 		{name: "missing tag", want: "nothing to deploy"},
 		{name: "malformed tag", tag: "2.0.0 beta", want: "not a valid tag"},
 		{name: "malformed digest", digest: "sha256:xyz", want: "not sha256:<64 hex>"},
-		{name: "image on no node", tag: "9.9.9", want: "image ai-assistant:9.9.9 is on none of the 1 nodes"},
+		{name: "image on no node, required there", tag: "9.9.9", require: true, want: "image ai-assistant:9.9.9 is on none of the 1 nodes"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -41,6 +42,7 @@ func TestBadInputIsRefusedBeforeAnythingChanges(t *testing.T) {
 			revision := f.rel().Version
 			d := f.deploy(tc.tag)
 			d.Digest = tc.digest
+			d.RequireImageOnNode = tc.require
 			res, err := d.Run(context.Background())
 			require.ErrorIs(t, err, bluegreen.ErrBadInput)
 			assert.Contains(t, err.Error(), tc.want)

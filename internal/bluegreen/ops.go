@@ -2,6 +2,7 @@ package bluegreen
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"regexp"
 	"strings"
@@ -26,8 +27,32 @@ type Deploy struct {
 	Values map[string]any
 	// Env replaces the idle colour's extra env when set.
 	Env []map[string]any
-	// SkipImageCheck trusts that the image can be pulled although no node has it yet.
+	ImageCheck
+}
+
+// ImageCheck is how a deploy or rollback looks for its image on the nodes before it scales up.
+// By default an image on no node is fine (a real cluster pulls it on first use, and a kubelet
+// lists only about 50 images); the rollout wait then ends at once on a failed pull.
+type ImageCheck struct {
+	// SkipImageCheck does not look at the nodes at all.
 	SkipImageCheck bool
+	// RequireImageOnNode refuses an image no node holds, as bad input: for clusters that
+	// cannot pull (kind with loaded images, air-gapped nodes).
+	RequireImageOnNode bool
+}
+
+// run looks for image on the nodes, as one step.
+func (ic ImageCheck) run(ctx context.Context, c *Configuration, res *Result, image string) error {
+	return c.step(ctx, res, "check image "+image+" is on a node", func() (string, bool, error) {
+		if ic.SkipImageCheck {
+			return "skipped on request", true, nil
+		}
+		err := c.imageOnNodes(ctx, image)
+		if err != nil && !ic.RequireImageOnNode && errors.Is(err, ErrBadInput) {
+			return "on no node yet: the nodes will pull it, and a failed pull ends the rollout wait at once (--require-image-on-node refuses it instead)", true, nil
+		}
+		return "", false, err
+	})
 }
 
 // NewDeploy returns the deploy operation with its defaults.
@@ -56,12 +81,7 @@ func (d *Deploy) Run(ctx context.Context) (*Result, error) {
 			return err
 		}
 		image := staged.Image
-		if err := c.step(ctx, res, "check image "+image+" is on a node", func() (string, bool, error) {
-			if d.SkipImageCheck {
-				return "skipped on request", true, nil
-			}
-			return "", false, c.imageOnNodes(ctx, image)
-		}); err != nil {
+		if err := d.ImageCheck.run(ctx, c, res, image); err != nil {
 			return err
 		}
 		if r.unverified(st) {
@@ -166,7 +186,7 @@ func (c *Configuration) imageOnNodes(ctx context.Context, image string) error {
 			}
 		}
 	}
-	return fmt.Errorf("%w: image %s is on none of the %d nodes (load it, or pass --skip-image-check if the nodes can pull it)", ErrBadInput, image, len(nodes.Items))
+	return fmt.Errorf("%w: image %s is on none of the %d nodes (load it, or drop --require-image-on-node if the nodes can pull it)", ErrBadInput, image, len(nodes.Items))
 }
 
 // imageNames lists the spellings a runtime may report for one reference.
@@ -214,7 +234,7 @@ func (p *Promote) Run(ctx context.Context) (*Result, error) {
 type Rollback struct {
 	cfg *Configuration
 	Cutover
-	SkipImageCheck bool
+	ImageCheck
 }
 
 // NewRollback returns the rollback operation with its defaults.
@@ -231,12 +251,7 @@ func (rb *Rollback) Run(ctx context.Context) (*Result, error) {
 		case PhaseUnverified:
 			return fmt.Errorf("%w: the switch to %s is not verified yet (use abort to switch back)", ErrBadInput, st.Active)
 		case PhaseStable:
-			if rb.SkipImageCheck {
-				break
-			}
-			if err := c.step(ctx, res, "check image "+st.Colors[st.Idle].Image+" is on a node", func() (string, bool, error) {
-				return "", false, c.imageOnNodes(ctx, st.Colors[st.Idle].Image)
-			}); err != nil {
+			if err := rb.ImageCheck.run(ctx, c, res, st.Colors[st.Idle].Image); err != nil {
 				return err
 			}
 		}

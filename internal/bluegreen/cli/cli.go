@@ -255,7 +255,7 @@ func deployCommand(g *Global, stdout, stderr io.Writer, connect Connect) *cobra.
 		tag, digest string
 		env         []string
 		sets, files []string
-		skipCheck   bool
+		check       bluegreen.ImageCheck
 		cut         = bluegreen.NewDeploy(nil).Cutover
 	)
 	cmd := &cobra.Command{
@@ -269,7 +269,7 @@ one the chart lacks, or a value its schema rejects exits 2 before anything chang
 		Args: cobra.ExactArgs(1),
 		RunE: runner(g, stdout, stderr, connect, func(ctx context.Context, cfg *bluegreen.Configuration) (*bluegreen.Result, error) {
 			d := bluegreen.NewDeploy(cfg)
-			d.Cutover, d.Tag, d.Digest, d.SkipImageCheck = cut, tag, digest, skipCheck
+			d.Cutover, d.Tag, d.Digest, d.ImageCheck = cut, tag, digest, check
 			vals, err := (&values.Options{ValueFiles: files, Values: sets}).MergeValues(getter.Providers{})
 			if err != nil {
 				return nil, fmt.Errorf("%w: read --set/-f: %w", bluegreen.ErrBadInput, err)
@@ -290,9 +290,15 @@ one the chart lacks, or a value its schema rejects exits 2 before anything chang
 	cmd.Flags().StringArrayVar(&env, "env", nil, "NAME=VALUE extra env for the idle colour only (repeatable; replaces its extra env)")
 	cmd.Flags().StringArrayVar(&sets, "set", nil, "KEY=VALUE with the chart's shared key name, written under the idle colour (repeatable, Helm's --set syntax)")
 	cmd.Flags().StringArrayVarP(&files, "values", "f", nil, "a values file with the chart's shared key names, written under the idle colour (repeatable)")
-	cmd.Flags().BoolVar(&skipCheck, "skip-image-check", false, "do not require the image on a node (when nodes pull from a registry)")
+	imageCheckFlags(cmd, &check)
 	cutoverFlags(cmd, &cut)
 	return cmd
+}
+
+// imageCheckFlags binds how deploy and rollback look for their image on the nodes.
+func imageCheckFlags(cmd *cobra.Command, ic *bluegreen.ImageCheck) {
+	cmd.Flags().BoolVar(&ic.SkipImageCheck, "skip-image-check", false, "do not look for the image on the nodes")
+	cmd.Flags().BoolVar(&ic.RequireImageOnNode, "require-image-on-node", false, "refuse an image no node holds (clusters that cannot pull: kind with loaded images, air-gapped nodes)")
 }
 
 func parseEnv(env []string) ([]map[string]any, error) {
@@ -325,18 +331,18 @@ func promoteCommand(g *Global, stdout, stderr io.Writer, connect Connect) *cobra
 
 func rollbackCommand(g *Global, stdout, stderr io.Writer, connect Connect) *cobra.Command {
 	cut := bluegreen.NewRollback(nil).Cutover
-	var skipCheck bool
+	var check bluegreen.ImageCheck
 	cmd := &cobra.Command{
 		Use:   "rollback RELEASE",
 		Short: "Go back to the previous colour: scale it up if it was scaled down, gate it, switch",
 		Args:  cobra.ExactArgs(1),
 		RunE: runner(g, stdout, stderr, connect, func(ctx context.Context, cfg *bluegreen.Configuration) (*bluegreen.Result, error) {
 			r := bluegreen.NewRollback(cfg)
-			r.Cutover, r.SkipImageCheck = cut, skipCheck
+			r.Cutover, r.ImageCheck = cut, check
 			return r.Run(ctx)
 		}),
 	}
-	cmd.Flags().BoolVar(&skipCheck, "skip-image-check", false, "do not require the previous image on a node")
+	imageCheckFlags(cmd, &check)
 	cutoverFlags(cmd, &cut)
 	return cmd
 }

@@ -54,6 +54,12 @@ type Cluster struct {
 	UserTraffic map[string]func(scrape int) float64
 	// UpgradeError makes the next Helm install or upgrade fail.
 	UpgradeError error
+	// Waiting keeps a colour's containers waiting with this reason (CrashLoopBackOff,
+	// CreateContainerConfigError, ...). A pod whose image is on no node waits in
+	// ErrImagePull on its own: the simulated nodes pull from no registry.
+	Waiting map[string]string
+	// ProgressDeadline marks a colour's Deployment as past its progress deadline.
+	ProgressDeadline map[string]bool
 
 	// controllers counts the simulated Helm applies and controller loops running;
 	// a write to a chart object outside them is someone patching live objects.
@@ -80,14 +86,16 @@ type Probe struct {
 // New returns an empty simulated namespace with one node.
 func New(namespace string) *Cluster {
 	c := &Cluster{
-		Namespace:   namespace,
-		Kube:        fake.NewClientset(),
-		NotReady:    map[string]bool{},
-		HPALoad:     map[string]int32{},
-		UserTraffic: map[string]func(int) float64{},
-		counters:    map[string]float64{},
-		scrapes:     map[string]int{},
-		applied:     map[string]map[string]bool{},
+		Namespace:        namespace,
+		Kube:             fake.NewClientset(),
+		NotReady:         map[string]bool{},
+		Waiting:          map[string]string{},
+		ProgressDeadline: map[string]bool{},
+		HPALoad:          map[string]int32{},
+		UserTraffic:      map[string]func(int) float64{},
+		counters:         map[string]float64{},
+		scrapes:          map[string]int{},
+		applied:          map[string]map[string]bool{},
 	}
 	c.Helm = &action.Configuration{
 		Releases:     storage.Init(driver.NewMemory()),
@@ -123,6 +131,23 @@ func (c *Cluster) LoadImage(names ...string) error {
 		return fmt.Errorf("update fake node: %w", err)
 	}
 	return nil
+}
+
+// onNode reports whether the node holds image, under any of the names a runtime reports.
+func (c *Cluster) onNode(ctx context.Context, image string) bool {
+	n, err := c.Kube.CoreV1().Nodes().Get(ctx, "node-1", metav1.GetOptions{})
+	if err != nil {
+		return false
+	}
+	want := map[string]bool{image: true, "docker.io/" + image: true, "docker.io/library/" + image: true}
+	for _, img := range n.Status.Images {
+		for _, name := range img.Names {
+			if want[name] {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // chartKinds are the objects only Helm (or a GitOps sync) may write.
@@ -425,15 +450,27 @@ func (c *Cluster) rollout(ctx context.Context, d *appsv1.Deployment) error {
 		}
 		current = append(current, *created)
 	}
+	waiting := c.Waiting[d.Labels["color"]]
+	if waiting == "" && !c.onNode(ctx, d.Spec.Template.Spec.Containers[0].Image) {
+		waiting = "ErrImagePull"
+	}
 	nReady := int32(0)
 	for i := range current {
 		p := &current[i]
 		status := corev1.ConditionFalse
-		if ready {
+		if ready && waiting == "" {
 			status = corev1.ConditionTrue
 			nReady++
 		}
 		p.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodReady, Status: status}}
+		p.Status.ContainerStatuses = nil
+		if waiting != "" {
+			p.Status.ContainerStatuses = []corev1.ContainerStatus{{
+				Name:  p.Spec.Containers[0].Name,
+				Image: p.Spec.Containers[0].Image,
+				State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: waiting, Message: "simulated: " + waiting}},
+			}}
+		}
 		if _, err := c.Kube.CoreV1().Pods(c.Namespace).UpdateStatus(ctx, p, metav1.UpdateOptions{}); err != nil {
 			return wrap(err, "update status of pod", p.Name)
 		}
@@ -441,6 +478,12 @@ func (c *Cluster) rollout(ctx context.Context, d *appsv1.Deployment) error {
 	d.Status = appsv1.DeploymentStatus{
 		ObservedGeneration: d.Generation, Replicas: want, UpdatedReplicas: want,
 		ReadyReplicas: nReady, AvailableReplicas: nReady, UnavailableReplicas: want - nReady,
+	}
+	if c.ProgressDeadline[d.Labels["color"]] {
+		d.Status.Conditions = []appsv1.DeploymentCondition{{
+			Type: appsv1.DeploymentProgressing, Status: corev1.ConditionFalse, Reason: "ProgressDeadlineExceeded",
+			Message: fmt.Sprintf("ReplicaSet %q has timed out progressing.", d.Name+"-"+hash),
+		}}
 	}
 	if _, err := c.Kube.AppsV1().Deployments(c.Namespace).UpdateStatus(ctx, d, metav1.UpdateOptions{}); err != nil {
 		return wrap(err, "update status of deployment", d.Name)

@@ -31,6 +31,7 @@ spec:
 func TestApplyRunsTheControllersAndFlagsPatches(t *testing.T) {
 	t.Parallel()
 	c := New("ns")
+	require.NoError(t, c.LoadImage("docker.io/library/web:1"))
 	require.NoError(t, c.Apply(manifest))
 	ctx := context.Background()
 	d, err := c.Kube.AppsV1().Deployments("ns").Get(ctx, "web-blue", metav1.GetOptions{})
@@ -50,4 +51,23 @@ func TestApplyRunsTheControllersAndFlagsPatches(t *testing.T) {
 	d, err = c.Kube.AppsV1().Deployments("ns").Get(ctx, "web-blue", metav1.GetOptions{})
 	require.NoError(t, err)
 	assert.EqualValues(t, 0, d.Status.ReadyReplicas)
+}
+
+// TestAnImageOnNoNodeWaitsInErrImagePull: the simulated nodes pull from no registry, so a pod
+// whose image no node holds is never Ready and says why, as a kubelet would.
+func TestAnImageOnNoNodeWaitsInErrImagePull(t *testing.T) {
+	t.Parallel()
+	c := New("ns")
+	require.NoError(t, c.Apply(manifest))
+	ctx := context.Background()
+	d, err := c.Kube.AppsV1().Deployments("ns").Get(ctx, "web-blue", metav1.GetOptions{})
+	require.NoError(t, err)
+	assert.EqualValues(t, 0, d.Status.ReadyReplicas)
+	pods, err := c.Kube.CoreV1().Pods("ns").List(ctx, metav1.ListOptions{})
+	require.NoError(t, err)
+	require.Len(t, pods.Items, 2)
+	for _, p := range pods.Items {
+		require.Len(t, p.Status.ContainerStatuses, 1)
+		assert.Equal(t, "ErrImagePull", p.Status.ContainerStatuses[0].State.Waiting.Reason)
+	}
 }

@@ -87,6 +87,11 @@ func (r Rollout) check(ctx context.Context, name string, want int32, image strin
 	if d.Status.ObservedGeneration < d.Generation {
 		return false, "the controller to observe the new spec", nil, nil
 	}
+	for _, c := range d.Status.Conditions {
+		if c.Type == appsv1.DeploymentProgressing && c.Status == corev1.ConditionFalse && c.Reason == "ProgressDeadlineExceeded" {
+			return false, "", nil, fmt.Errorf("deployment %s: %s: %s", name, c.Reason, c.Message)
+		}
+	}
 	if got := containerImage(d.Spec.Template.Spec); image != "" && got != image {
 		return false, fmt.Sprintf("image %s (the deployment has %s)", image, got), nil, nil
 	}
@@ -95,6 +100,9 @@ func (r Rollout) check(ctx context.Context, name string, want int32, image strin
 	}
 	st := d.Status
 	if st.UpdatedReplicas < want || st.ReadyReplicas < want || st.AvailableReplicas < want {
+		if err := r.stuck(ctx, d); err != nil {
+			return false, "", nil, err
+		}
 		return false, fmt.Sprintf("%d/%d updated, %d ready, %d available", st.UpdatedReplicas, want, st.ReadyReplicas, st.AvailableReplicas), nil, nil
 	}
 	if st.Replicas > st.UpdatedReplicas {
@@ -114,6 +122,35 @@ func (r Rollout) check(ctx context.Context, name string, want int32, image strin
 		return false, fmt.Sprintf("%d/%d pods Ready with the new image", len(ready), want), nil, nil
 	}
 	return true, fmt.Sprintf("%d/%d ready", len(ready), want), ready, nil
+}
+
+// stuckReasons are the waiting reasons a rollout does not get past by waiting: the image
+// cannot be pulled, the container keeps crashing, or its config (a missing ConfigMap or
+// Secret key) is wrong. Waiting on only burns the rollout timeout.
+var stuckReasons = map[string]bool{
+	"ErrImagePull": true, "ImagePullBackOff": true, "InvalidImageName": true,
+	"CrashLoopBackOff": true, "CreateContainerConfigError": true, "CreateContainerError": true,
+}
+
+// stuck returns an error naming the first pod of d (with d's pod template) whose container
+// waits for a reason it will not get past, with the reason, the image and the kubelet's message.
+func (r Rollout) stuck(ctx context.Context, d *appsv1.Deployment) error {
+	pods, err := PodsOf(ctx, r.Kube, d)
+	if err != nil {
+		return err
+	}
+	want := containerImage(d.Spec.Template.Spec)
+	for _, p := range pods {
+		if containerImage(p.Spec) != want {
+			continue // an old pod of a rolling update
+		}
+		for _, cs := range append(append([]corev1.ContainerStatus{}, p.Status.InitContainerStatuses...), p.Status.ContainerStatuses...) {
+			if w := cs.State.Waiting; w != nil && stuckReasons[w.Reason] {
+				return fmt.Errorf("pod %s: container %s is %s (image %s): %s", p.Name, cs.Name, w.Reason, cs.Image, w.Message)
+			}
+		}
+	}
+	return nil
 }
 
 // Unready says why a Deployment's pods are not Ready, after a rollout wait gave up: for each
