@@ -187,3 +187,32 @@ func waitUntil(ctx context.Context, every time.Duration, cond func(context.Conte
 		return cond(ctx), nil
 	})
 }
+
+// TestAnImageNoNodeCanPullFailsAtOnce: the kind nodes pull from no registry, as a real
+// cluster's nodes fail on a mistyped tag. The deploy goes ahead (an image on no node is fine
+// by default), and the rollout wait ends at once with the gate-failed code, naming the pod,
+// ErrImagePull or ImagePullBackOff and the image, long before its timeout; traffic stays.
+func TestAnImageNoNodeCanPullFailsAtOnce(t *testing.T) {
+	t.Parallel()
+	a := newApp(t, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	loadCtx, stopLoad := context.WithCancel(ctx)
+	defer stopLoad()
+	wait := a.load(loadCtx, true, 3*time.Minute)
+
+	args := append([]string{"deploy", "--tag", "v9.9.9-no-such-tag"}, fastGates...)
+	args = append(args, "--timeout", "3m") // the bound the fail-fast must beat
+	began := time.Now()
+	code, _, out := a.bluegreen(ctx, args...)
+	took := time.Since(began)
+	stopLoad()
+	res := wait()
+	t.Logf("deploy of an unpullable image ended in %s (exit %d)", took.Round(100*time.Millisecond), code)
+
+	assert.Equal(t, exitGateFailed, code, "exit code:\n%s", lastLines(out, 30))
+	assert.Regexp(t, `pod ai-assistant-green-\S+: container api is (ErrImagePull|ImagePullBackOff) \(image \S+:v9\.9\.9-no-such-tag\)`, out)
+	assert.Less(t, took, 90*time.Second, "ended at once, not at the 3m rollout timeout")
+	assert.Equal(t, "blue", a.activeColor(), "activeColor unchanged")
+	assert.Zero(t, res.Non2xx+res.TransportErrors, "requests failed while the deploy failed")
+}
