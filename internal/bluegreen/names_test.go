@@ -49,3 +49,29 @@ func TestNamesComeFromTheRelease(t *testing.T) {
 	assert.Equal(t, bluegreen.Green, s.Active)
 	assert.Equal(t, "green", s.Service.Color, "the release's own Service was switched")
 }
+
+// TestHistoryKeepsTenCutovers: the default history bound keeps every revision of ten
+// cutovers, and the bound reaches Helm (a store with a bound of 3 keeps 3).
+func TestHistoryKeepsTenCutovers(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, map[string]any{"autoscaling": map[string]any{"enabled": false}})
+	for i := range 10 {
+		d := f.deploy([]string{"2.0.0", "1.0.0"}[i%2])
+		_, err := d.Run(context.Background())
+		require.NoError(t, err, "cutover %d", i+1)
+		fin := bluegreen.NewFinalize(f.cfg)
+		fin.Now = true
+		_, err = fin.Run(context.Background())
+		require.NoError(t, err, "finalize %d", i+1)
+	}
+	h := f.history()
+	assert.LessOrEqual(t, len(h), bluegreen.DefaultHistoryMax)
+	assert.Equal(t, "Install complete", h[0], "ten cutovers later the install is still in the history")
+
+	store := bluegreen.NewHelmStore(f.cl.Helm, testRelease, testNS)
+	store.MaxHistory = 3
+	f.cfg.Store = store
+	_, err := f.deploy("2.0.0").Run(context.Background())
+	require.NoError(t, err)
+	assert.Len(t, f.history(), 3, "the bound reaches Helm")
+}

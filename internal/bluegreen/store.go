@@ -51,13 +51,18 @@ type HelmStore struct {
 	Timeout time.Duration
 }
 
-// NewHelmStore returns a store with Helm's CLI defaults for history.
+// DefaultHistoryMax keeps the revisions of at least ten cutovers: each takes up to five
+// (prepare, switch, record the scale-down deadline, finalize, and a switch back or a gate
+// failure's scale-down). Helm's own default of 10 kept only two, too few to roll back to.
+const DefaultHistoryMax = 50
+
+// NewHelmStore returns a store that keeps DefaultHistoryMax revisions.
 func NewHelmStore(cfg *action.Configuration, releaseName, namespace string) *HelmStore {
 	return &HelmStore{
 		Helm:       cfg,
 		Release:    releaseName,
 		Namespace:  namespace,
-		MaxHistory: 10,              // helm's own --history-max default
+		MaxHistory: DefaultHistoryMax,
 		Timeout:    5 * time.Minute, // helm's --timeout default
 	}
 }

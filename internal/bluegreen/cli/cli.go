@@ -82,6 +82,9 @@ type Global struct {
 	Chart      string
 	Print      bool
 	PushCmd    string
+
+	// HistoryMax bounds the release's stored revisions (0: no bound).
+	HistoryMax int
 }
 
 // Connect builds the operations' configuration for a release; tests replace it.
@@ -146,6 +149,7 @@ a killed run converges when run again.
 	f.StringVar(&g.ValuesFile, "values-file", "", "with --gitops: the values file the GitOps tool renders the release from")
 	f.StringVar(&g.Chart, "chart", "charts/ai-assistant", "with --gitops: the chart directory, for the defaults the values file does not set")
 	f.BoolVar(&g.Print, "print", false, "with --gitops: print each values change instead of editing the file")
+	f.IntVar(&g.HistoryMax, "history-max", bluegreen.DefaultHistoryMax, "revisions the release keeps (0: no limit); each cutover takes up to 5, so the default keeps at least 10 cutovers to roll back to")
 	f.StringVar(&g.PushCmd, "push-cmd", "", "with --gitops: shell command run after each edit (e.g. git commit and push); $BLUEGREEN_MESSAGE holds the change's description")
 
 	root.AddCommand(
@@ -422,7 +426,9 @@ func ConnectCluster(g *Global, releaseName string, stdout io.Writer) (*bluegreen
 		if err := hc.Init(getter, ns, os.Getenv("HELM_DRIVER"), func(string, ...any) {}); err != nil {
 			return nil, fmt.Errorf("initialise helm: %w", err)
 		}
-		store = bluegreen.NewHelmStore(hc, releaseName, ns)
+		hs := bluegreen.NewHelmStore(hc, releaseName, ns)
+		hs.MaxHistory = g.HistoryMax
+		store = hs
 	}
 	return bluegreen.NewConfiguration(store, kube, prober, releaseName, ns), nil
 }
