@@ -10,6 +10,7 @@ package bluegreen
 import (
 	"context"
 	"fmt"
+	"k8s.io/utils/clock"
 	"os"
 	"os/user"
 	"time"
@@ -30,8 +31,8 @@ type Configuration struct {
 
 	// Log prints progress lines; the default drops them.
 	Log func(format string, args ...any)
-	// Now is the clock for deadlines.
-	Now func() time.Time
+	// Clock tells the time and waits for deadlines (the scale-down delay); tests pass a fake.
+	Clock clock.WithTicker
 	// Holder names this run on the lock.
 	Holder string
 	// LeaseDuration is how long a killed run's lock blocks others.
@@ -51,7 +52,7 @@ func NewConfiguration(store Store, kube kubernetes.Interface, prober gate.Prober
 		Release:         releaseName,
 		Namespace:       namespace,
 		Log:             func(string, ...any) {},
-		Now:             time.Now,
+		Clock:           clock.RealClock{},
 		Holder:          defaultHolder(),
 		LeaseDuration:   30 * time.Second, // a killed run blocks the next one this long at most
 		PollInterval:    2 * time.Second,  // the endpoints and HPA controllers' own pace
@@ -199,5 +200,5 @@ func (c *Configuration) apply(ctx context.Context, st *State, change Change, des
 
 // lock takes the release's lock for an operation.
 func (c *Configuration) lock(ctx context.Context, operation string) (*lock, Progress, error) {
-	return acquireLock(ctx, c.Kube, c.Namespace, c.Release, c.Holder, operation, c.LeaseDuration, c.Now)
+	return acquireLock(ctx, c.Kube, c.Namespace, c.Release, c.Holder, operation, c.LeaseDuration, c.Clock.Now)
 }

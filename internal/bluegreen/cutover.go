@@ -141,7 +141,7 @@ func outcomeOf(err error) string {
 // unverified reports whether an interrupted run switched to the active colour and
 // did not finish verifying it.
 func (r *run) unverified(st *State) bool {
-	return phase(st, r.prev, r.c.Now()) == PhaseUnverified
+	return phase(st, r.prev, r.c.Clock.Now()) == PhaseUnverified
 }
 
 // cutover moves traffic to colour `to` once it has parity and passes the gates,
@@ -407,7 +407,7 @@ func (r *run) revert(ctx context.Context, st *State, from, to Color, cause error
 
 // scheduleScaleDown records the old colour's deadline in the values and returns.
 func (r *run) scheduleScaleDown(ctx context.Context, st *State, from Color) (*State, error) {
-	at := r.c.Now().Add(r.opts.ScaleDownDelay).UTC().Truncate(time.Second)
+	at := r.c.Clock.Now().Add(r.opts.ScaleDownDelay).UTC().Truncate(time.Second)
 	err := r.c.step(ctx, r.res, fmt.Sprintf("record %s's scale-down deadline", from), func() (string, bool, error) {
 		next, err := r.c.apply(ctx, st, Change{string(from) + ".scaleDownAt": at.Format(time.RFC3339)},
 			fmt.Sprintf("bluegreen: %s verified; %s kept for rollback until %s", st.Active, from, at.Format(time.RFC3339)))
@@ -427,20 +427,18 @@ func (r *run) waitAndFinalize(ctx context.Context, st *State) error {
 		return nil
 	}
 	err := r.c.step(ctx, r.res, fmt.Sprintf("wait until %s to scale %s down", at.Format(time.RFC3339), st.Idle), func() (string, bool, error) {
-		t := time.NewTicker(time.Minute)
-		defer t.Stop()
 		for {
-			left := at.Sub(r.c.Now())
+			left := at.Sub(r.c.Clock.Now())
 			if left <= 0 {
 				return "", false, nil
 			}
 			r.c.Log("  %s scales down in %s", st.Idle, left.Round(time.Second))
-			wait := time.NewTimer(min(left, time.Minute))
+			wait := r.c.Clock.NewTimer(min(left, time.Minute)) // a countdown line a minute
 			select {
 			case <-ctx.Done():
 				wait.Stop()
 				return "", false, ctx.Err()
-			case <-wait.C:
+			case <-wait.C():
 			}
 		}
 	})

@@ -7,13 +7,13 @@ import (
 	"runtime"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 	"helm.sh/helm/v3/pkg/release"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	testingclock "k8s.io/utils/clock/testing"
 
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen"
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/fakecluster"
@@ -41,8 +41,7 @@ type fixture struct {
 	cl  *fakecluster.Cluster
 	cfg *bluegreen.Configuration
 
-	mu  sync.Mutex
-	now time.Time
+	clk *testingclock.FakeClock
 }
 
 // newFixture installs the chart with vals (over a fixed repository and version)
@@ -57,29 +56,22 @@ func newFixture(t *testing.T, vals map[string]any) *fixture {
 		base[k] = v
 	}
 	require.NoError(t, cl.Install(testRelease, chartDir(t), base))
-	f := &fixture{t: t, cl: cl, now: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}
+	f := &fixture{t: t, cl: cl, clk: testingclock.NewFakeClock(time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC))}
 	store := bluegreen.NewHelmStore(cl.Helm, testRelease, testNS)
 	cfg := bluegreen.NewConfiguration(store, cl.Kube, cl, testRelease, testNS)
 	cfg.PollInterval = 5 * time.Millisecond
 	cfg.ConvergeTimeout = 2 * time.Second
 	cfg.Holder = "test@host pid 1"
-	cfg.Now = f.clock
+	cfg.Clock = f.clk
 	cfg.Log = func(format string, args ...any) { t.Logf(format, args...) }
 	f.cfg = cfg
 	return f
 }
 
-func (f *fixture) clock() time.Time {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.now
-}
+func (f *fixture) clock() time.Time { return f.clk.Now() }
 
-func (f *fixture) advance(d time.Duration) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.now = f.now.Add(d)
-}
+// advance moves the fake clock on, firing the timers it passes.
+func (f *fixture) advance(d time.Duration) { f.clk.Step(d) }
 
 // fast shrinks every gate to test scale.
 func fast(c *bluegreen.Cutover) {

@@ -108,14 +108,40 @@ func TestFinalizeNowIgnoresTheDeadline(t *testing.T) {
 	assert.Nil(t, f.status().Colors[bluegreen.Blue].HPA, "a colour at zero has no HPA")
 }
 
+// TestDeployWithWaitBlocksThenFinalizes: --wait holds the run at the scale-down deadline,
+// with blue kept for a rollback, until the clock passes it; then it scales blue down.
 func TestDeployWithWaitBlocksThenFinalizes(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, nil)
 	d := f.deploy("2.0.0")
 	d.Wait = true
-	d.ScaleDownDelay = 0
-	_, err := d.Run(context.Background())
-	require.NoError(t, err)
+	d.ScaleDownDelay = 10 * time.Minute
+	done := make(chan error, 1)
+	go func() {
+		_, err := d.Run(context.Background())
+		done <- err
+	}()
+	// The run waits on the clock only at the deadline: a timer is then pending.
+	require.Eventually(t, f.clk.HasWaiters, 30*time.Second, 5*time.Millisecond, "the run reaches the deadline wait")
+	assert.Equal(t, "green", f.serviceColor())
+	assert.Equal(t, bluegreen.PhaseRollbackReady, f.status().Phase, "blue is kept while the run waits")
+	assert.NotEqualValues(t, 0, f.value("blue.replicas"))
+	select {
+	case err := <-done:
+		t.Fatalf("the run returned before its deadline: %v", err)
+	default:
+	}
+
+	for range 10 { // the countdown wakes once a minute
+		require.Eventually(t, f.clk.HasWaiters, 30*time.Second, 5*time.Millisecond)
+		f.advance(time.Minute)
+	}
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("the run did not finalize once the deadline passed")
+	}
 	assert.EqualValues(t, 0, f.value("blue.replicas"))
 	assert.Equal(t, bluegreen.PhaseStable, f.status().Phase)
 }

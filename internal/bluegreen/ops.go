@@ -217,7 +217,7 @@ func (p *Promote) Run(ctx context.Context) (*Result, error) {
 	c := p.cfg
 	res := c.newResult("promote")
 	return c.operate(ctx, res, p.Cutover, func(r *run, st *State) error {
-		switch phase(st, r.prev, c.Now()) {
+		switch phase(st, r.prev, c.Clock.Now()) {
 		case PhaseUnverified:
 			return r.afterSwitch(ctx, st, st.Idle, st.Active)
 		case PhaseStable:
@@ -245,7 +245,7 @@ func (rb *Rollback) Run(ctx context.Context) (*Result, error) {
 	c := rb.cfg
 	res := c.newResult("rollback")
 	return c.operate(ctx, res, rb.Cutover, func(r *run, st *State) error {
-		switch phase(st, r.prev, c.Now()) {
+		switch phase(st, r.prev, c.Clock.Now()) {
 		case PhasePreview:
 			return fmt.Errorf("%w: %s holds an unpromoted deploy (%s), not the previous version (use promote or abort)", ErrBadInput, st.Idle, st.Colors[st.Idle].Image)
 		case PhaseUnverified:
@@ -271,7 +271,7 @@ func (a *Abort) Run(ctx context.Context) (*Result, error) {
 	c := a.cfg
 	res := c.newResult("abort")
 	return c.operate(ctx, res, defaultCutover(), func(r *run, st *State) error {
-		switch phase(st, r.prev, c.Now()) {
+		switch phase(st, r.prev, c.Clock.Now()) {
 		case PhaseStable:
 			res.Outcome = "unchanged"
 			return nil
@@ -314,7 +314,7 @@ func (f *Finalize) Run(ctx context.Context) (*Result, error) {
 	c := f.cfg
 	res := c.newResult("finalize")
 	return c.operate(ctx, res, defaultCutover(), func(r *run, st *State) error {
-		switch phase(st, r.prev, c.Now()) {
+		switch phase(st, r.prev, c.Clock.Now()) {
 		case PhaseStable:
 			res.Outcome = "unchanged"
 			c.Log("%s is already scaled to zero: nothing to finalize", st.Idle)
@@ -327,7 +327,7 @@ func (f *Finalize) Run(ctx context.Context) (*Result, error) {
 			if !f.Now {
 				at := *st.snap.Values.Colors[st.Idle].ScaleDownAt
 				res.Outcome = "waiting"
-				c.Log("%s scales down at %s (in %s): not yet", st.Idle, at.Format(time.RFC3339), at.Sub(c.Now()).Round(time.Second))
+				c.Log("%s scales down at %s (in %s): not yet", st.Idle, at.Format(time.RFC3339), at.Sub(c.Clock.Now()).Round(time.Second))
 				return nil
 			}
 		}

@@ -50,7 +50,7 @@ func (s *StatusAction) Run(ctx context.Context) (*Status, error) {
 }
 
 func (c *Configuration) status(ctx context.Context, st *State) (*Status, error) {
-	info, err := readLock(ctx, c.Kube, c.Namespace, c.Release, c.Now())
+	info, err := readLock(ctx, c.Kube, c.Namespace, c.Release, c.Clock.Now())
 	if err != nil {
 		return nil, err
 	}
@@ -63,7 +63,7 @@ func (c *Configuration) status(ctx context.Context, st *State) (*Status, error) 
 		p = info.Progress
 	}
 	out.Differs = st.snap.differs()
-	out.Phase = phase(st, p, c.Now())
+	out.Phase = phase(st, p, c.Clock.Now())
 	out.Next = c.next(out)
 	return out, nil
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	testingclock "k8s.io/utils/clock/testing"
 
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen"
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/cli"
@@ -51,7 +52,7 @@ func newCluster(t *testing.T) (*fakecluster.Cluster, cli.Connect) {
 		cfg := bluegreen.NewConfiguration(store, cl.Kube, cl, releaseName, ns)
 		cfg.PollInterval, cfg.ConvergeTimeout = 5*time.Millisecond, 2*time.Second
 		cfg.Holder = "test@host pid 1"
-		cfg.Now = func() time.Time { return clock }
+		cfg.Clock = testingclock.NewFakeClock(clock)
 		return cfg, nil
 	}
 	return cl, connect
