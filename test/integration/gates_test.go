@@ -84,13 +84,16 @@ func TestPostSwitchFailureSwitchesBack(t *testing.T) {
 	res := wait()
 
 	require.Equal(t, exitReverted, code, "exit code:\n%s", lastLines(out, 30))
-	assert.Contains(t, strings.ToLower(out), "switch", "the command says it switched back")
+	assert.Contains(t, out, "traffic switched back to blue", "the command says it switched back")
 	assert.Equal(t, "blue", a.activeColor())
 	waitColor(t, a, "blue")
 	at := <-switched
 	failed := res.FailedSince(at)
 	t.Logf("post-switch failure: %d of %d requests failed after the switch at %s (%d served by green)",
 		failed, res.Total, at.Format("15:04:05.000"), res.Counts["X-App-Color"]["green"])
+	// The failing colour serves until the switch back lands: half a second of this load at most
+	// (6 of 4,195 were measured before), not the seconds the kubelet's probes would take.
+	assert.LessOrEqual(t, failed, 100, "requests lost between green failing and the switch back")
 }
 
 // TestDeployMatchesTheActiveColoursScale: with the active colour scaled to 4 (as its HPA
@@ -157,12 +160,10 @@ func TestInterruptedCutoverConverges(t *testing.T) {
 		}()
 		code, _, out := a.bluegreen(runCtx, deploy...)
 		stopRun()
-		if code == 0 {
-			t.Logf("the run finished before it could be killed %s", kill.when)
-			continue
-		}
+		// Both moments come well before the run's end (the gate, then the drain and the
+		// post-switch check follow them), so the run must really have been interrupted.
 		require.Equal(t, exitInterrupted, code, "killed %s:\n%s", kill.when, lastLines(out, 20))
-		assert.Contains(t, out, "bluegreen", "the interrupted run says how to continue")
+		assert.Contains(t, out, "interrupted: run `bluegreen deploy` again to continue", "the interrupted run says how to continue")
 	}
 	code, _, out := a.bluegreen(ctx, deploy...)
 	require.Equal(t, 0, code, "the run after the interruptions:\n%s", lastLines(out, 30))
