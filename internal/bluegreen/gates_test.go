@@ -161,9 +161,22 @@ func TestOldColourDrainsThenSwitchIsKept(t *testing.T) {
 		}
 		return 0
 	}
-	_, err := f.deploy("2.0.0").Run(context.Background())
+	res, err := f.deploy("2.0.0").Run(context.Background())
 	require.NoError(t, err)
 	assert.Equal(t, "green", f.value("activeColor"))
+	// The switch is kept only once blue's clients left: the drain step read blue's request
+	// counters until their rate fell, past the scrapes that still carried traffic.
+	assert.Equal(t, "done", stepOutcome(res, "verify: blue's user request rate falls"))
+	scrapes := map[string]int{}
+	for _, p := range f.cl.Probes() {
+		if p.Path == "/metrics" && p.Color == "blue" {
+			scrapes[p.Name]++
+		}
+	}
+	require.NotEmpty(t, scrapes, "blue's pods were scraped")
+	for pod, n := range scrapes {
+		assert.GreaterOrEqual(t, n, 5, "pod %s scraped through its 4 scrapes with traffic and one without", pod)
+	}
 }
 
 func TestGateWithoutPreviewServiceProbesThePods(t *testing.T) {
