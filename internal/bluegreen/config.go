@@ -87,6 +87,9 @@ type Gates struct {
 	MaxOldRate float64
 	// VerifyFor is how long the new colour must keep passing after the switch.
 	VerifyFor time.Duration
+	// FailureLimit is how many failed rounds in a row the post-switch check tolerates
+	// before it switches back.
+	FailureLimit int
 }
 
 // DefaultGates returns the gates' defaults.
@@ -99,6 +102,7 @@ func DefaultGates() Gates {
 		DrainTimeout:   2 * time.Minute, // keep-alive clients reconnect within their idle timeout
 		MaxOldRate:     0.1,             // well under one user request per old pod in ten seconds
 		VerifyFor:      30 * time.Second,
+		FailureLimit:   2, // three failed rounds in a row (6 s at the default interval) switch back
 	}
 }
 

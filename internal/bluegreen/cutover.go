@@ -254,7 +254,7 @@ func (r *run) gate(ctx context.Context, st *State, to Color, pods []corev1.Pod) 
 
 func (r *run) health() gate.Health {
 	g := r.opts.Gates
-	return gate.Health{Prober: r.c.Prober, Namespace: r.c.Namespace, Paths: []string{"/ready", "/health"}, Smoke: g.Smoke, Passes: g.Passes, Interval: g.Interval, Log: r.c.Log}
+	return gate.Health{Prober: r.c.Prober, Namespace: r.c.Namespace, Paths: []string{"/ready", "/health"}, Smoke: g.Smoke, Passes: g.Passes, Interval: g.Interval, FailureLimit: g.FailureLimit, Log: r.c.Log}
 }
 
 // gateFailed leaves traffic where it is and, if asked, scales `to` down.

@@ -3,7 +3,9 @@ package bluegreen_test
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -205,5 +207,54 @@ func TestPodsAreProbedOnTheChartsContainerPort(t *testing.T) {
 	for _, p := range probes {
 		want := map[string]string{"pod": "9000", "service": "http"}[p.Kind]
 		assert.Equal(t, want, p.Port, "%s %s %s", p.Kind, p.Name, p.Path)
+	}
+}
+
+// TestThePostSwitchCheckHasAFailureBudget: one failed round after the switch (an API-proxy
+// hiccup) is tolerated with --failure-limit 2, and the cutover stands; a colour that keeps
+// failing is switched back on its third failed round in a row; with no budget, one failure
+// switches back.
+func TestThePostSwitchCheckHasAFailureBudget(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name     string
+		limit    int
+		failures int32 // failed /ready answers from green once it serves; -1: all of them
+		reverted bool
+		want     string
+	}{
+		{"a hiccup is tolerated", 2, 1, false, ""},
+		{"two hiccups in a row are tolerated", 2, 2, false, ""},
+		{"a colour that keeps failing is switched back", 2, -1, true, "3 failed rounds in a row; --failure-limit tolerates 2"},
+		{"no budget: one failure switches back", 0, 1, true, "1 failed rounds in a row; --failure-limit tolerates 0"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t, nil)
+			var failed atomic.Int32
+			f.cl.Respond = func(p fakecluster.Probe) (int, bool) {
+				if p.Active != "green" || p.Color != "green" || p.Path != "/ready" {
+					return 0, false
+				}
+				if tc.failures >= 0 && failed.Load() >= tc.failures {
+					return 0, false
+				}
+				failed.Add(1)
+				return 503, true
+			}
+			d := f.deploy("2.0.0")
+			d.Gates.FailureLimit = tc.limit
+			d.Gates.VerifyFor = 300 * time.Millisecond // rounds enough to recover within
+			_, err := d.Run(context.Background())
+			if !tc.reverted {
+				require.NoError(t, err)
+				assert.Equal(t, "green", f.serviceColor())
+				assert.Equal(t, tc.failures, failed.Load(), "the failures happened and were tolerated")
+				return
+			}
+			require.ErrorIs(t, err, bluegreen.ErrReverted)
+			assert.Contains(t, err.Error(), tc.want)
+			assert.Equal(t, "blue", f.serviceColor())
+		})
 	}
 }

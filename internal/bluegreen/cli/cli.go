@@ -174,6 +174,7 @@ func cutoverFlags(cmd *cobra.Command, c *bluegreen.Cutover) {
 	f.DurationVar(&c.Gates.DrainTimeout, "drain-timeout", c.Gates.DrainTimeout, "bound on endpoints moving and the old colour's request rate falling")
 	f.Float64Var(&c.Gates.MaxOldRate, "max-old-rate", c.Gates.MaxOldRate, "user requests per second on the old colour counted as drained (negative: skip the check)")
 	f.DurationVar(&c.Gates.VerifyFor, "verify-for", c.Gates.VerifyFor, "how long the new colour must keep passing after the switch")
+	f.IntVar(&c.Gates.FailureLimit, "failure-limit", c.Gates.FailureLimit, "failed post-switch rounds in a row tolerated before switching back")
 	f.DurationVar(&c.ScaleDownDelay, "scale-down-delay", c.ScaleDownDelay, "how long the old colour stays at full size for a rollback")
 	f.BoolVar(&c.Wait, "wait", false, "block until the scale-down deadline, with a countdown, then scale the old colour down")
 	f.BoolVar(&c.ScaleDownOnFailure, "scale-down-on-failure", false, "scale the idle colour to zero when a gate fails (default: keep it for inspection)")

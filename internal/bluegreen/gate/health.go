@@ -29,7 +29,9 @@ type Health struct {
 	Smoke     []string // probed on Service targets only
 	Passes    int
 	Interval  time.Duration
-	Log       Logf
+	// FailureLimit is how many failed rounds in a row the post-switch soak tolerates.
+	FailureLimit int
+	Log          Logf
 }
 
 // Check runs rounds until Passes consecutive ones pass or ctx ends. A target whose

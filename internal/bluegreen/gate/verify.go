@@ -182,7 +182,7 @@ func rateBetween(prev, cur map[string]float64, d time.Duration) float64 {
 // Soak probes the targets every interval for the whole of ctx's deadline; the first
 // failure ends it. It is the post-switch check: the new colour under real traffic.
 func (h Health) Soak(ctx context.Context, wantColor string, targets []Target) error {
-	rounds := 0
+	rounds, failed := 0, 0
 	t := time.NewTicker(h.Interval)
 	defer t.Stop()
 	for {
@@ -190,9 +190,16 @@ func (h Health) Soak(ctx context.Context, wantColor string, targets []Target) er
 			if ctx.Err() != nil {
 				break // the soak's time ran out mid-round
 			}
-			return err
+			// A failure budget, like Argo Rollouts' consecutiveErrorLimit: one hiccup of the
+			// API server's proxy must not revert a good cutover; a colour that keeps failing does.
+			if failed++; failed > h.FailureLimit {
+				return fmt.Errorf("%w (%d failed rounds in a row; --failure-limit tolerates %d)", err, failed, h.FailureLimit)
+			}
+			h.Log("  post-switch check: %s (failed round %d in a row, %d tolerated)", err, failed, h.FailureLimit)
+		} else {
+			failed = 0
+			rounds++
 		}
-		rounds++
 		select {
 		case <-ctx.Done():
 			if IsTimeout(ctx.Err()) {
