@@ -3,6 +3,9 @@ package bluegreen_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -257,4 +260,42 @@ func TestThePostSwitchCheckHasAFailureBudget(t *testing.T) {
 			assert.Equal(t, "blue", f.serviceColor())
 		})
 	}
+}
+
+// TestTheDrainWorksWithMetricsOff: with PROMETHEUS_ENABLED=false the old colour serves no
+// /metrics; the drain reads its users' requests from /health instead, says so, waits for
+// them to leave, and the cutover stands.
+func TestTheDrainWorksWithMetricsOff(t *testing.T) {
+	t.Parallel()
+	var (
+		mu   sync.Mutex
+		logs []string
+	)
+	f := newFixture(t, nil)
+	f.cfg.Log = func(format string, args ...any) {
+		mu.Lock()
+		defer mu.Unlock()
+		logs = append(logs, fmt.Sprintf(format, args...))
+	}
+	f.cl.NoMetrics["blue"] = true
+	f.cl.UserTraffic["blue"] = func(scrape int) float64 {
+		if scrape < 4 {
+			return 2
+		}
+		return 0
+	}
+	res, err := f.deploy("2.0.0").Run(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, "green", f.serviceColor())
+	assert.Equal(t, "done", stepOutcome(res, "verify: blue's user request rate falls"))
+	mu.Lock()
+	defer mu.Unlock()
+	assert.Contains(t, strings.Join(logs, "\n"), "user requests read from /health (user_requests_total): the pods serve no /metrics")
+	healthReads := 0
+	for _, p := range f.cl.Probes() {
+		if p.Path == "/health" && p.Color == "blue" {
+			healthReads++
+		}
+	}
+	assert.GreaterOrEqual(t, healthReads, 5, "blue's /health was read through its traffic and after")
 }

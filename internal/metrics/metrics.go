@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -23,7 +24,18 @@ type Metrics struct {
 	BuildInfo     *prometheus.GaugeVec
 	InFlight      prometheus.Gauge
 	ConnsRecycled prometheus.Counter
+
+	// userRequests counts the requests of every route but the probe routes (/health, /ready,
+	// /metrics). /health reports it even with PROMETHEUS_ENABLED=false, so a cutover can
+	// still tell when clients have left a colour.
+	userRequests atomic.Int64
 }
+
+// ProbeRoutes are the kubelet's, Prometheus's and the cutover command's own requests.
+var ProbeRoutes = map[string]bool{"/health": true, "/ready": true, "/metrics": true}
+
+// UserRequests is how many requests this process served on the routes users call.
+func (m *Metrics) UserRequests() int64 { return m.userRequests.Load() }
 
 // New registers every collector, with process and Go runtime collectors, and sets build info.
 func New(version, color string) *Metrics {
@@ -86,6 +98,10 @@ func (m *Metrics) Middleware(next http.Handler) http.Handler {
 		rw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
 		next.ServeHTTP(rw, r)
 		route := Route(r.Pattern)
+		// By path too: with /metrics off, the cutover's scrape is an unmatched 404, not a user's.
+		if !ProbeRoutes[route] && !ProbeRoutes[r.URL.Path] {
+			m.userRequests.Add(1)
+		}
 		m.Requests.WithLabelValues(r.Method, route, strconv.Itoa(rw.code)).Inc()
 		m.Duration.WithLabelValues(r.Method, route).Observe(time.Since(start).Seconds())
 	})

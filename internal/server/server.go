@@ -214,6 +214,8 @@ func (s *Server) health(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{
 		"status":         "healthy",
 		"uptime_seconds": time.Since(s.started).Seconds(),
+		// The cutover's drain signal when /metrics is off (PROMETHEUS_ENABLED=false).
+		"user_requests_total": s.Metrics.UserRequests(),
 	})
 }
 

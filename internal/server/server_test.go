@@ -143,6 +143,27 @@ func TestHealthAndIdentityHeaders(t *testing.T) {
 	}
 }
 
+// TestHealthCountsUserRequestsWithMetricsOff: with PROMETHEUS_ENABLED=false /metrics is gone,
+// and /health still counts the requests users made (not the probes, nor a scrape's 404), the
+// cutover's drain signal.
+func TestHealthCountsUserRequestsWithMetricsOff(t *testing.T) {
+	t.Parallel()
+	r := startServer(t, map[string]string{"PROMETHEUS_ENABLED": "false"})
+	resp, _ := get(t, r.URL+"/metrics")
+	if resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("/metrics = %d with PROMETHEUS_ENABLED=false, want 404", resp.StatusCode)
+	}
+	get(t, r.URL+"/")
+	get(t, r.URL+"/")
+	get(t, r.URL+"/nope")
+	get(t, r.URL+"/ready")
+	get(t, r.URL+"/health")
+	_, body := get(t, r.URL+"/health")
+	if got, _ := body["user_requests_total"].(float64); got != 3 {
+		t.Errorf("user_requests_total = %v, want 3 (two roots and a 404, no probes, no scrape): %v", body["user_requests_total"], body)
+	}
+}
+
 func TestReadyWithNothingConfiguredReportsSkipped(t *testing.T) {
 	t.Parallel()
 	r := startServer(t, nil)

@@ -60,6 +60,9 @@ type Cluster struct {
 	Waiting map[string]string
 	// ProgressDeadline marks a colour's Deployment as past its progress deadline.
 	ProgressDeadline map[string]bool
+	// NoMetrics makes a colour's pods serve no /metrics (PROMETHEUS_ENABLED=false); their
+	// /health then reports user_requests_total, as the server's does.
+	NoMetrics map[string]bool
 
 	// controllers counts the simulated Helm applies and controller loops running;
 	// a write to a chart object outside them is someone patching live objects.
@@ -91,6 +94,7 @@ func New(namespace string) *Cluster {
 		NotReady:         map[string]bool{},
 		Waiting:          map[string]string{},
 		ProgressDeadline: map[string]bool{},
+		NoMetrics:        map[string]bool{},
 		HPALoad:          map[string]int32{},
 		UserTraffic:      map[string]func(int) float64{},
 		counters:         map[string]float64{},

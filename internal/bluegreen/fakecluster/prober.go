@@ -94,8 +94,17 @@ func (c *Cluster) answer(ctx context.Context, p Probe, image string) *gate.Respo
 			return &gate.Response{Status: status, Header: h, Body: []byte(fmt.Sprintf(`{"status":"not_ready","probe":%q}`, p.Path))}
 		}
 	}
-	if p.Path == "/metrics" {
+	c.mu.Lock()
+	noMetrics := c.NoMetrics[p.Color]
+	c.mu.Unlock()
+	switch {
+	case p.Path == "/metrics" && noMetrics:
+		return &gate.Response{Status: http.StatusNotFound, Header: h, Body: []byte("404 page not found")}
+	case p.Path == "/metrics":
 		return &gate.Response{Status: http.StatusOK, Header: h, Body: c.metrics(p)}
+	case p.Path == "/health" && noMetrics:
+		// The server's /health counts user requests for a cutover when /metrics is off.
+		return &gate.Response{Status: http.StatusOK, Header: h, Body: []byte(fmt.Sprintf(`{"status":"healthy","user_requests_total":%g}`, c.advance(p)))}
 	}
 	return &gate.Response{Status: http.StatusOK, Header: h, Body: []byte(`{"status":"ready"}`)}
 }
@@ -103,6 +112,21 @@ func (c *Cluster) answer(ctx context.Context, p Probe, image string) *gate.Respo
 // metrics advances the pod's user-request counter by what its colour's traffic
 // says for this scrape and renders it beside probe-route counters that must be ignored.
 func (c *Cluster) metrics(p Probe) []byte {
+	users := c.advance(p)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := c.scrapes[p.Name] - 1
+	return []byte(fmt.Sprintf(`# HELP http_requests_total Requests served.
+# TYPE http_requests_total counter
+http_requests_total{method="POST",route="/v1/chat/completions",code="200"} %g
+http_requests_total{method="GET",route="/ready",code="200"} %d
+http_requests_total{method="GET",route="/metrics",code="200"} %d
+`, users, 1000*(n+1), 1000*(n+1)))
+}
+
+// advance counts one scrape of a pod and adds what its colour's user traffic says for it;
+// it returns the pod's user-request total.
+func (c *Cluster) advance(p Probe) float64 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	n := c.scrapes[p.Name]
@@ -110,10 +134,5 @@ func (c *Cluster) metrics(p Probe) []byte {
 	if f := c.UserTraffic[p.Color]; f != nil {
 		c.counters[p.Name] += f(n)
 	}
-	return []byte(fmt.Sprintf(`# HELP http_requests_total Requests served.
-# TYPE http_requests_total counter
-http_requests_total{method="POST",route="/v1/chat/completions",code="200"} %g
-http_requests_total{method="GET",route="/ready",code="200"} %d
-http_requests_total{method="GET",route="/metrics",code="200"} %d
-`, c.counters[p.Name], 1000*(n+1), 1000*(n+1)))
+	return c.counters[p.Name]
 }

@@ -3,7 +3,9 @@ package gate
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"net/http"
 	"sort"
 	"strings"
 	"time"
@@ -14,6 +16,8 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+
+	appmetrics "github.com/ai-assistant-chart/ai-assistant-chart/internal/metrics"
 )
 
 // Endpoints waits until a Service's ready endpoints are exactly the given pods' IPs:
@@ -72,16 +76,14 @@ type Traffic struct {
 	Log       Logf
 }
 
-// probeRoutes are the tool's and kubelet's own requests, not users'.
-var probeRoutes = map[string]bool{"/health": true, "/ready": true, "/metrics": true}
-
 // Drained waits until the pods' user request rate is at most MaxRate.
 func (t Traffic) Drained(ctx context.Context, pods []corev1.Pod) error {
 	start := time.Now()
-	prev, err := t.sample(ctx, pods)
+	prev, signal, err := t.sample(ctx, pods)
 	if err != nil {
 		return err
 	}
+	t.Log("  old colour: user requests read from %s", signal)
 	prevAt := time.Now()
 	lastRate := -1.0
 	waiting := "the first sample interval"
@@ -91,7 +93,7 @@ func (t Traffic) Drained(ctx context.Context, pods []corev1.Pod) error {
 			// shortens the next interval): keep reporting the last rate, which a timeout names.
 			return false, waiting, nil
 		}
-		cur, err := t.sample(ctx, pods)
+		cur, _, err := t.sample(ctx, pods)
 		if err != nil {
 			return false, "", err
 		}
@@ -111,24 +113,55 @@ func (t Traffic) Drained(ctx context.Context, pods []corev1.Pod) error {
 	return nil
 }
 
-// sample returns each pod's total of user requests.
-func (t Traffic) sample(ctx context.Context, pods []corev1.Pod) (map[string]float64, error) {
+// Where sample read the user requests from, for the log.
+const (
+	signalMetrics = "/metrics (http_requests_total)"
+	signalHealth  = "/health (user_requests_total): the pods serve no /metrics (PROMETHEUS_ENABLED=false)"
+)
+
+// sample returns each pod's total of user requests and where it read them: /metrics, or on
+// a pod that serves none (PROMETHEUS_ENABLED=false), the count /health always reports.
+func (t Traffic) sample(ctx context.Context, pods []corev1.Pod) (map[string]float64, string, error) {
 	out := map[string]float64{}
+	signal := signalMetrics
 	for _, p := range pods {
 		resp, err := t.Prober.Pod(ctx, t.Namespace, p.Name, t.Port, "/metrics")
 		if err != nil {
-			return nil, fmt.Errorf("scrape pod %s /metrics: %w", p.Name, err)
+			return nil, "", fmt.Errorf("scrape pod %s /metrics: %w", p.Name, err)
 		}
-		if resp.Status != 200 {
-			return nil, fmt.Errorf("scrape pod %s /metrics: status %d", p.Name, resp.Status)
+		if resp.Status == http.StatusNotFound {
+			n, err := t.fromHealth(ctx, p.Name)
+			if err != nil {
+				return nil, "", err
+			}
+			out[p.Name], signal = n, signalHealth
+			continue
+		}
+		if resp.Status != http.StatusOK {
+			return nil, "", fmt.Errorf("scrape pod %s /metrics: status %d", p.Name, resp.Status)
 		}
 		n, err := UserRequests(resp.Body)
 		if err != nil {
-			return nil, fmt.Errorf("scrape pod %s /metrics: %w", p.Name, err)
+			return nil, "", fmt.Errorf("scrape pod %s /metrics: %w", p.Name, err)
 		}
 		out[p.Name] = n
 	}
-	return out, nil
+	return out, signal, nil
+}
+
+// fromHealth reads user_requests_total from a pod's /health.
+func (t Traffic) fromHealth(ctx context.Context, pod string) (float64, error) {
+	resp, err := t.Prober.Pod(ctx, t.Namespace, pod, t.Port, "/health")
+	if err != nil {
+		return 0, fmt.Errorf("pod %s serves no /metrics; read /health: %w", pod, err)
+	}
+	var body struct {
+		UserRequests *float64 `json:"user_requests_total"`
+	}
+	if resp.Status != http.StatusOK || json.Unmarshal(resp.Body, &body) != nil || body.UserRequests == nil {
+		return 0, fmt.Errorf("pod %s serves no /metrics and its /health (status %d) has no user_requests_total: an image older than the chart's drain check; pass --max-old-rate -1 to skip it", pod, resp.Status)
+	}
+	return *body.UserRequests, nil
 }
 
 // UserRequests sums http_requests_total over every route but the probe routes.
@@ -150,7 +183,7 @@ func UserRequests(metrics []byte) (float64, error) {
 				route = l.GetValue()
 			}
 		}
-		if probeRoutes[route] {
+		if appmetrics.ProbeRoutes[route] {
 			continue
 		}
 		if c := m.GetCounter(); c != nil {
