@@ -147,12 +147,19 @@ var mainPorts = func() chan int {
 // gone; its preview Service is a ClusterIP one, so that releases never share a node port.
 func newApp(t *testing.T, extra map[string]any) *app {
 	t.Helper()
+	return newAppSet(t, extra, nil)
+}
+
+// newAppSet is newApp with --set values too, which merge into stack.Values' maps instead of
+// replacing a top-level key ("config.PROMETHEUS_ENABLED": "false").
+func newAppSet(t *testing.T, extra map[string]any, sets map[string]string) *app {
+	t.Helper()
 	c, imgs := appCluster(t)
 	port := <-mainPorts
 	t.Cleanup(func() { mainPorts <- port }) // registered first: runs after a.cleanup
 	values := map[string]any{"previewService": map[string]any{"type": "ClusterIP"}}
 	maps.Copy(values, extra)
-	return newAppOn(t, appSetup{cluster: c, images: imgs, values: values, port: port})
+	return newAppOn(t, appSetup{cluster: c, images: imgs, values: values, sets: sets, port: port})
 }
 
 // appSetup says where newAppOn installs a release and how.
@@ -160,6 +167,7 @@ type appSetup struct {
 	cluster *cluster.Cluster
 	images  stack.Images
 	values  map[string]any    // top-level keys replacing those of stack.Values
+	sets    map[string]string // --set values of the install, over both
 	port    int               // the main Service's node port; 127.0.0.1 must map it
 	depOpts []stack.PodOption // placement of the dependencies
 }
@@ -196,6 +204,7 @@ func newAppOn(t *testing.T, s appSetup) *app {
 	a.helm = &helm.Options{
 		KubectlOptions: a.kubectl,
 		ValuesFiles:    []string{valuesFile},
+		SetValues:      s.sets,
 		ExtraArgs: map[string][]string{
 			"install": {"--wait", "--timeout", "5m"},
 		},

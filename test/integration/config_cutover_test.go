@@ -199,3 +199,25 @@ func podRestarts(pods []corev1.Pod) map[string]int32 {
 	}
 	return m
 }
+
+// TestConfigCutoverWithMetricsOff: with PROMETHEUS_ENABLED=false the pods serve no /metrics;
+// a deploy under load still drains the old colour, reading its users' requests from /health,
+// says so, and switches with no failed request instead of switching back.
+func TestConfigCutoverWithMetricsOff(t *testing.T) {
+	t.Parallel()
+	a := newAppSet(t, nil, map[string]string{"config.PROMETHEUS_ENABLED": "false"})
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	defer cancel()
+	loadCtx, stopLoad := context.WithCancel(ctx)
+	defer stopLoad()
+	wait := a.bothLoads(loadCtx, 4*time.Minute)
+	window(3 * time.Second)
+	code, out := a.timedBluegreen(ctx, append([]string{"deploy", "--set", "config.LOG_LEVEL=DEBUG"}, configGates...)...)
+	require.Equal(t, 0, code, "deploy with /metrics off:\n%s", lastLines(out, 30))
+	assert.Contains(t, out, "user requests read from /health (user_requests_total): the pods serve no /metrics")
+	assert.Equal(t, "green", a.activeColor())
+	waitColor(t, a, "green")
+	window(3 * time.Second)
+	stopLoad()
+	logLoads(t, wait(), "across a cutover with /metrics off")
+}
