@@ -159,13 +159,7 @@ func TestPostSwitchFailureSwitchesBack(t *testing.T) {
 func TestOldColourDrainsThenSwitchIsKept(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, nil)
-	// Keep-alive clients stay on blue for a few scrapes after the switch, then leave.
-	f.cl.UserTraffic["blue"] = func(scrape int) float64 {
-		if scrape < 4 {
-			return 2
-		}
-		return 0
-	}
+	f.cl.UserTraffic["blue"] = leaveAfterFourScrapes
 	res, err := f.deploy("2.0.0").Run(context.Background())
 	require.NoError(t, err)
 	assert.Equal(t, "green", f.value("activeColor"))
@@ -278,12 +272,7 @@ func TestTheDrainWorksWithMetricsOff(t *testing.T) {
 		logs = append(logs, fmt.Sprintf(format, args...))
 	}
 	f.cl.NoMetrics["blue"] = true
-	f.cl.UserTraffic["blue"] = func(scrape int) float64 {
-		if scrape < 4 {
-			return 2
-		}
-		return 0
-	}
+	f.cl.UserTraffic["blue"] = leaveAfterFourScrapes
 	res, err := f.deploy("2.0.0").Run(context.Background())
 	require.NoError(t, err)
 	assert.Equal(t, "green", f.serviceColor())
@@ -298,4 +287,13 @@ func TestTheDrainWorksWithMetricsOff(t *testing.T) {
 		}
 	}
 	assert.GreaterOrEqual(t, healthReads, 5, "blue's /health was read through its traffic and after")
+}
+
+// leaveAfterFourScrapes is keep-alive clients that stay on the old colour for four scrapes
+// of its counters after the switch, then leave.
+func leaveAfterFourScrapes(scrape int) float64 {
+	if scrape < 4 {
+		return 2
+	}
+	return 0
 }

@@ -213,11 +213,7 @@ func TestAChangeUnderTheIdleColourNeverTouchesTheActiveOne(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			before := render(t, values(t, stagedValues))
-			staged := values(t, stagedValues)
-			var change map[string]any
-			require.NoError(t, yamlUnmarshal(tc.yaml, &change))
-			staged["green"] = mergeMaps(staged["green"].(map[string]any), change)
-			after := render(t, staged)
+			after := render(t, stageUnderGreen(t, stagedValues, tc.yaml))
 
 			assertUnchanged(t, objectsOf(t, before, "blue"), objectsOf(t, after, "blue"), "blue (active)")
 			g0, g1 := objectsOf(t, before, "green"), objectsOf(t, after, "green")
@@ -315,6 +311,17 @@ func TestSharedKeysRollEveryColourThatFollowsThem(t *testing.T) {
 
 func yamlUnmarshal(doc string, out *map[string]any) error { return yaml.Unmarshal([]byte(doc), out) }
 
+// stageUnderGreen returns base's values with change (a YAML map) merged into green's block,
+// as `bluegreen deploy --set` stages it.
+func stageUnderGreen(t *testing.T, base, change string) map[string]any {
+	t.Helper()
+	vals := values(t, base)
+	var over map[string]any
+	require.NoError(t, yamlUnmarshal(change, &over))
+	vals["green"] = mergeMaps(vals["green"].(map[string]any), over)
+	return vals
+}
+
 // mergeMaps returns over merged onto base, over's keys winning, as Helm merges values files.
 func mergeMaps(base, over map[string]any) map[string]any {
 	return chartutil.CoalesceTables(copyValues(over), copyValues(base))
@@ -379,14 +386,9 @@ func TestTheCommandsSnapshotRulesAreTheCharts(t *testing.T) {
 	} {
 		t.Run(change, func(t *testing.T) {
 			t.Parallel()
-			vals := values(t, stagedValues)
-			var over map[string]any
-			require.NoError(t, yamlUnmarshal(change, &over))
-			vals["green"] = mergeMaps(vals["green"].(map[string]any), over)
-			ch := loadChart(t)
-			all, err := chartutil.CoalesceValues(ch, copyValues(vals))
-			require.NoError(t, err)
-			diff := snapshot.Diff(snapshot.Of(all, "blue", ch.Metadata.AppVersion), snapshot.Of(all, "green", ch.Metadata.AppVersion))
+			vals := stageUnderGreen(t, stagedValues, change)
+			all, appVersion := coalesced(t, vals), loadChart(t).Metadata.AppVersion
+			diff := snapshot.Diff(snapshot.Of(all, "blue", appVersion), snapshot.Of(all, "green", appVersion))
 			require.NotEmpty(t, diff)
 			assert.Contains(t, render(t, vals).Notes, "green differs from blue in: "+strings.Join(diff, ", ")+".")
 		})
@@ -431,10 +433,7 @@ green: {replicas: 3}
 		for _, change := range changes {
 			t.Run(change, func(t *testing.T) {
 				t.Parallel()
-				vals := values(t, base)
-				var over map[string]any
-				require.NoError(t, yamlUnmarshal(change, &over))
-				vals["green"] = mergeMaps(vals["green"].(map[string]any), over)
+				vals := stageUnderGreen(t, base, change)
 				vals["activeColor"] = "green"
 				want := render(t, vals)
 
