@@ -95,7 +95,9 @@ func (c *Configuration) next(s *Status) []string {
 	}
 	switch s.Phase {
 	case PhaseStable:
-		next = append(next, fmt.Sprintf("%s deploy %s --tag <new tag>    # ship a new version through %s", cmd, c.Release, s.Idle))
+		next = append(next,
+			fmt.Sprintf("%s deploy %s --tag <new tag>    # ship a new version through %s", cmd, c.Release, s.Idle),
+			fmt.Sprintf("%s deploy %s --set config.<KEY>=<value>    # or any pod-shaping change (model, secret, resources), through %s", cmd, c.Release, s.Idle))
 	case PhasePreview:
 		next = append(next,
 			fmt.Sprintf("%s promote %s    # switch traffic to %s (%s) through the gates", cmd, c.Release, s.Idle, idle.Image),
