@@ -9,6 +9,7 @@ package bluegreen
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"k8s.io/utils/clock"
 	"os"
@@ -170,10 +171,31 @@ func (c *Configuration) load(ctx context.Context) (*State, error) {
 // apply changes the values, then waits until the cluster shows them: at once after
 // a Helm upgrade, after a sync for GitOps.
 func (c *Configuration) apply(ctx context.Context, st *State, change Change, description string) (*State, error) {
-	if !change.Satisfied(st.snap.User) {
-		if err := c.Store.Apply(ctx, st.snap, change, description); err != nil {
+	return c.applyBuilt(ctx, st, func(*Snapshot) Change { return change }, description)
+}
+
+// applyBuilt is apply for a change built from the values it goes over. When another upgrade
+// landed since st was read, the values are read again and the change built again over them,
+// and the run says so: nothing that upgrade set is undone.
+func (c *Configuration) applyBuilt(ctx context.Context, st *State, build func(*Snapshot) Change, description string) (*State, error) {
+	change := build(st.snap)
+	for attempt := 1; !change.Satisfied(st.snap.User); attempt++ {
+		err := c.Store.Apply(ctx, st.snap, change, description)
+		var stale *StaleError
+		if !errors.As(err, &stale) {
+			if err != nil {
+				return nil, err
+			}
+			break
+		}
+		if attempt == 3 {
+			return nil, fmt.Errorf("%w: %v, three times in a row: another tool keeps upgrading the release", ErrLocked, stale)
+		}
+		if st, err = c.load(ctx); err != nil {
 			return nil, err
 		}
+		change = build(st.snap)
+		c.Log("  %v: read it again; applying only %s over it", stale, change)
 	}
 	var out *State
 	wctx, cancel := context.WithTimeout(ctx, c.ConvergeTimeout)

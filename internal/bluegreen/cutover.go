@@ -281,17 +281,21 @@ func (c Color) String() string { return string(c) }
 // switchTo points the Service at `to` and pins `from` at its current size, so it
 // stays ready for a rollback while its autoscaler sees no traffic.
 func (r *run) switchTo(ctx context.Context, st *State, from, to Color) (*State, error) {
-	change := st.snap.rebase(to)
-	change["activeColor"] = string(to)
-	if n := st.Colors[from].Current; n > 0 {
-		change[string(from)+".replicas"] = int(n)
+	pin := st.Colors[from].Current
+	change := func(s *Snapshot) Change {
+		ch := s.rebase(to)
+		ch["activeColor"] = string(to)
+		if pin > 0 {
+			ch[string(from)+".replicas"] = int(pin)
+		}
+		return ch
 	}
 	err := r.c.step(ctx, r.res, fmt.Sprintf("switch service %s from %s to %s", st.Service.Name, from, to), func() (string, bool, error) {
 		r.record = Progress{Operation: r.res.Operation, From: from, To: to, Step: StepSwitched}
 		if err := r.lock.Record(ctx, r.record); err != nil {
 			return "", false, fmt.Errorf("record the switch on the lock: %w", err)
 		}
-		next, err := r.c.apply(ctx, st, change, fmt.Sprintf("bluegreen: switch %s -> %s", from, to))
+		next, err := r.c.applyBuilt(ctx, st, change, fmt.Sprintf("bluegreen: switch %s -> %s", from, to))
 		if err != nil {
 			return "", false, err
 		}
@@ -385,9 +389,7 @@ func (r *run) revert(ctx context.Context, st *State, from, to Color, cause error
 	// Switching back must happen even when the run is being interrupted.
 	ctx = context.WithoutCancel(ctx)
 	err := r.c.step(ctx, r.res, fmt.Sprintf("switch back: service %s to %s", st.Service.Name, from), func() (string, bool, error) {
-		back := st.snap.rebase(from)
-		back["activeColor"] = string(from)
-		next, err := r.c.apply(ctx, st, back, fmt.Sprintf("bluegreen: switch back %s -> %s: %v", to, from, cause))
+		next, err := r.c.applyBuilt(ctx, st, switchBack(from), fmt.Sprintf("bluegreen: switch back %s -> %s: %v", to, from, cause))
 		if err != nil {
 			return "", false, err
 		}
@@ -468,4 +470,14 @@ func (r *run) scaleDown(ctx context.Context, st *State) (*State, error) {
 		return "", false, nil
 	})
 	return st, err
+}
+
+// switchBack builds the change that points traffic at colour `to` again, rebasing the values
+// on what it runs.
+func switchBack(to Color) func(*Snapshot) Change {
+	return func(s *Snapshot) Change {
+		ch := s.rebase(to)
+		ch["activeColor"] = string(to)
+		return ch
+	}
 }

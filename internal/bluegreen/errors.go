@@ -1,6 +1,9 @@
 package bluegreen
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 // Sentinel errors let a command map a failure to its documented exit code with
 // errors.Is; every returned error wraps at most one of them.
@@ -16,3 +19,15 @@ var (
 	// ErrRevertFailed: verification failed and switching back failed too; a human must act.
 	ErrRevertFailed = errors.New("verification failed and switching back failed")
 )
+
+// StaleError: another upgrade of the release landed after the values were read, so a change
+// merged over them would undo it. The write is made again over the fresh values.
+type StaleError struct {
+	Release     string
+	Read, Found int    // the revision read, and the latest one now
+	Description string // the latest revision's, which says who made it
+}
+
+func (e *StaleError) Error() string {
+	return fmt.Sprintf("revision %d of release %s (%q) appeared since revision %d was read", e.Found, e.Release, e.Description, e.Read)
+}

@@ -280,9 +280,7 @@ func (a *Abort) Run(ctx context.Context) (*Result, error) {
 		case PhaseUnverified:
 			from := st.Idle
 			if err := c.step(ctx, res, fmt.Sprintf("switch back to %s (the switch to %s was never verified)", from, st.Active), func() (string, bool, error) {
-				back := st.snap.rebase(from)
-				back["activeColor"] = string(from)
-				next, err := c.apply(ctx, st, back, fmt.Sprintf("bluegreen: abort, switch back to %s", from))
+				next, err := c.applyBuilt(ctx, st, switchBack(from), fmt.Sprintf("bluegreen: abort, switch back to %s", from))
 				if err != nil {
 					return "", false, err
 				}

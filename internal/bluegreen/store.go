@@ -36,6 +36,9 @@ type Snapshot struct {
 	Fullname string
 	Revision int    // Helm revision; 0 when the store is a values file
 	Status   string // Helm status; "" when the store is a values file
+	// Latest is the release's latest revision when it was read (Revision is the last
+	// deployed one): a write refuses to merge over values a newer revision replaced.
+	Latest int
 }
 
 // HelmStore keeps the values in a Helm release and changes them by upgrading it
@@ -81,7 +84,7 @@ func (h *HelmStore) Load(_ context.Context) (*Snapshot, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read release %q: %w", h.Release, err)
 	}
-	status := ""
+	status, latest := "", rel.Version
 	if rel.Info != nil {
 		status = rel.Info.Status.String()
 	}
@@ -104,6 +107,7 @@ func (h *HelmStore) Load(_ context.Context) (*Snapshot, error) {
 		Fullname: releaseFullname(rel),
 		Revision: rel.Version,
 		Status:   status,
+		Latest:   latest,
 	}, nil
 }
 
@@ -122,6 +126,15 @@ func (s *Snapshot) rebase(to Color) Change {
 
 // Apply upgrades the release with its own chart and its user values plus the change.
 func (h *HelmStore) Apply(ctx context.Context, snap *Snapshot, change Change, description string) error {
+	// Helm's upgrade has no compare-and-swap: a `helm upgrade --reuse-values` made by a person
+	// or CI during a gate would be undone by merging over the values read before it.
+	if last, err := h.Helm.Releases.Last(h.Release); err == nil && last.Version != snap.Latest {
+		desc := ""
+		if last.Info != nil {
+			desc = last.Info.Description
+		}
+		return &StaleError{Release: h.Release, Read: snap.Latest, Found: last.Version, Description: desc}
+	}
 	u := action.NewUpgrade(h.Helm)
 	u.Namespace = h.Namespace
 	u.Description = description

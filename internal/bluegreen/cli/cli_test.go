@@ -29,7 +29,7 @@ import (
 var update = flag.Bool("update", false, "rewrite golden files under testdata/")
 
 // fastFlags shrink the gates to test scale.
-var fastFlags = []string{"--timeout=1s", "--gate-passes=2", "--gate-interval=5ms", "--gate-timeout=300ms", "--drain-timeout=300ms", "--max-old-rate=0", "--verify-for=20ms"}
+var fastFlags = []string{"--timeout=1s", "--gate-passes=2", "--gate-interval=5ms", "--gate-timeout=300ms", "--drain-timeout=300ms", "--max-old-rate=0", "--verify-for=20ms", "--failure-limit=0"}
 
 var clock = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 
