@@ -8,6 +8,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/gate"
 )
@@ -322,19 +323,21 @@ func (r *run) verify(ctx context.Context, st *State, from, to Color) error {
 	for _, p := range newPods {
 		targets = append(targets, gate.Target{Kind: "pod", Name: p.Name, Port: podPort(st)})
 	}
+	soak := r.health()
+	soak.Targets = r.liveTargets(st, to)
 	if err == nil && g.MaxOldRate >= 0 && len(oldPods) > 0 {
 		err = check(fmt.Sprintf("verify: %s's user request rate falls to <= %.2f/s (while %s stays healthy)", from, g.MaxOldRate, to), func(ctx context.Context) error {
 			ctx, cancel := context.WithTimeout(ctx, g.DrainTimeout)
 			defer cancel()
 			t := gate.Traffic{Prober: r.c.Prober, Namespace: r.c.Namespace, Port: podPort(st), Interval: g.Interval, MaxRate: g.MaxOldRate, Log: r.c.Log}
-			return r.whileHealthy(ctx, to, targets, func(ctx context.Context) error { return t.Drained(ctx, oldPods) })
+			return r.whileHealthy(ctx, soak, to, targets, func(ctx context.Context) error { return t.Drained(ctx, oldPods) })
 		})
 	}
 	if err == nil {
 		err = check(fmt.Sprintf("verify: %s keeps passing through service %s for %s", to, st.Service.Name, g.VerifyFor), func(ctx context.Context) error {
 			ctx, cancel := context.WithTimeout(ctx, g.VerifyFor)
 			defer cancel()
-			return r.health().Soak(ctx, string(to), targets)
+			return soak.Soak(ctx, string(to), targets)
 		})
 	}
 	if err == nil {
@@ -350,7 +353,7 @@ func (r *run) verify(ctx context.Context, st *State, from, to Color) error {
 // whileHealthy runs fn while it watches colour `to` through targets, as the soak does. Traffic
 // already depends on `to` while the old colour drains: if `to` fails first, fn is stopped and
 // the failure returned at once, not after the drain.
-func (r *run) whileHealthy(ctx context.Context, to Color, targets []gate.Target, fn func(context.Context) error) error {
+func (r *run) whileHealthy(ctx context.Context, soak gate.Health, to Color, targets []gate.Target, fn func(context.Context) error) error {
 	fnCtx, stopFn := context.WithCancel(ctx)
 	defer stopFn()
 	watchCtx, stopWatch := context.WithCancel(ctx)
@@ -358,7 +361,7 @@ func (r *run) whileHealthy(ctx context.Context, to Color, targets []gate.Target,
 	watched := make(chan struct{})
 	go func() {
 		defer close(watched)
-		if err := r.health().Soak(watchCtx, string(to), targets); err != nil && watchCtx.Err() == nil {
+		if err := soak.Soak(watchCtx, string(to), targets); err != nil && watchCtx.Err() == nil {
 			failed = err
 			stopFn()
 		}
@@ -479,5 +482,33 @@ func switchBack(to Color) func(*Snapshot) Change {
 		ch := s.rebase(to)
 		ch["activeColor"] = string(to)
 		return ch
+	}
+}
+
+// liveTargets lists, before each post-switch round, the main Service and the Ready pods that
+// colour `to` runs now: an autoscaler may add pods after the switch and a rollout or a node
+// drain may replace them, and probing a pod that is gone would switch back from a healthy
+// colour. None Ready is a failure.
+func (r *run) liveTargets(st *State, to Color) func(ctx context.Context) ([]gate.Target, error) {
+	deployment, service, port := st.Colors[to].Deployment, st.Service.Name, podPort(st)
+	return func(ctx context.Context) ([]gate.Target, error) {
+		d, err := r.c.Kube.AppsV1().Deployments(r.c.Namespace).Get(ctx, deployment, metav1.GetOptions{})
+		if err != nil {
+			return nil, fmt.Errorf("get deployment %s: %w", deployment, err)
+		}
+		pods, err := gate.PodsOf(ctx, r.c.Kube, d)
+		if err != nil {
+			return nil, err
+		}
+		targets := []gate.Target{{Kind: "service", Name: service, Port: servicePort}}
+		for _, p := range pods {
+			if gate.PodReady(p) {
+				targets = append(targets, gate.Target{Kind: "pod", Name: p.Name, Port: port})
+			}
+		}
+		if len(targets) == 1 {
+			return nil, fmt.Errorf("no pod of %s is Ready", deployment)
+		}
+		return targets, nil
 	}
 }

@@ -31,7 +31,11 @@ type Health struct {
 	Interval  time.Duration
 	// FailureLimit is how many failed rounds in a row the post-switch soak tolerates.
 	FailureLimit int
-	Log          Logf
+	// Targets, when set, lists the targets afresh before each round, so a pod an autoscaler
+	// added or a rollout replaced is probed and a deleted one is not; the targets given to
+	// Check or Soak are then only the first round's.
+	Targets func(ctx context.Context) ([]Target, error)
+	Log     Logf
 }
 
 // Check runs rounds until Passes consecutive ones pass or ctx ends. A target whose
@@ -69,6 +73,13 @@ func (h Health) Check(ctx context.Context, wantColor string, targets []Target) e
 }
 
 func (h Health) round(ctx context.Context, wantColor string, targets []Target) *CheckError {
+	if h.Targets != nil {
+		live, err := h.Targets(ctx)
+		if err != nil {
+			return &CheckError{Check: "list the targets", Detail: err.Error()}
+		}
+		targets = live
+	}
 	for _, t := range targets {
 		paths := h.Paths
 		if t.Kind == "service" {
