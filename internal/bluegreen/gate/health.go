@@ -3,6 +3,7 @@ package gate
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -87,11 +88,27 @@ func (h Health) round(ctx context.Context, wantColor string, targets []Target) *
 		}
 		for _, path := range paths {
 			if err := h.probe(ctx, t, path, wantColor); err != nil {
+				if t.Kind == "pod" && h.gone(ctx, t) {
+					break // deleted since the round listed it: its replacement is probed next round
+				}
 				return err
 			}
 		}
 	}
 	return nil
+}
+
+// gone reports whether a pod that failed a probe is no longer among the live targets. Without
+// a live list, or when it cannot be read, the failure stands.
+func (h Health) gone(ctx context.Context, t Target) bool {
+	if h.Targets == nil {
+		return false
+	}
+	live, err := h.Targets(ctx)
+	if err != nil {
+		return false
+	}
+	return !slices.Contains(live, t)
 }
 
 func (h Health) probe(ctx context.Context, t Target, path, wantColor string) *CheckError {
