@@ -245,10 +245,16 @@ func (r *run) gate(ctx context.Context, st *State, to Color, pods []corev1.Pod) 
 	}
 	g := r.opts.Gates
 	name := fmt.Sprintf("gate: /ready and /health on %d pods and %s, %d passes in a row", len(pods), through, g.Passes)
+	h := r.health()
+	preview := ""
+	if st.Preview.Exists {
+		preview = st.Preview.Name
+	}
+	h.Targets = r.colourTargets(st, to, preview) // a pod a rollout replaces during the gate is not probed once gone
 	return r.c.step(ctx, r.res, name, func() (string, bool, error) {
 		gctx, cancel := context.WithTimeout(ctx, g.GateTimeout)
 		defer cancel()
-		err := r.health().Check(gctx, string(to), targets)
+		err := h.Check(gctx, string(to), targets)
 		return "", false, err
 	})
 }
@@ -314,17 +320,17 @@ func (r *run) verify(ctx context.Context, st *State, from, to Color) error {
 	check := func(name string, fn func(context.Context) error) error {
 		return r.c.step(ctx, r.res, name, func() (string, bool, error) { return "", false, fn(ctx) })
 	}
-	err := check(fmt.Sprintf("verify: service %s endpoints are exactly the %d %s pods", st.Service.Name, len(newPods), to), func(ctx context.Context) error {
+	err := check(fmt.Sprintf("verify: service %s endpoints are the Ready %s pods, and only those", st.Service.Name, to), func(ctx context.Context) error {
 		ctx, cancel := context.WithTimeout(ctx, g.DrainTimeout)
 		defer cancel()
-		return gate.Endpoints(ctx, r.c.Kube, r.c.Namespace, st.Service.Name, readyPods(newPods), r.c.PollInterval)
+		return gate.Endpoints(ctx, r.c.Kube, r.c.Namespace, st.Service.Name, st.Colors[to].Deployment, r.c.PollInterval)
 	})
 	targets := []gate.Target{{Kind: "service", Name: st.Service.Name, Port: servicePort}}
 	for _, p := range newPods {
 		targets = append(targets, gate.Target{Kind: "pod", Name: p.Name, Port: podPort(st)})
 	}
 	soak := r.health()
-	soak.Targets = r.liveTargets(st, to)
+	soak.Targets = r.colourTargets(st, to, st.Service.Name)
 	if err == nil && g.MaxOldRate >= 0 && len(oldPods) > 0 {
 		err = check(fmt.Sprintf("verify: %s's user request rate falls to <= %.2f/s (while %s stays healthy)", from, g.MaxOldRate, to), func(ctx context.Context) error {
 			ctx, cancel := context.WithTimeout(ctx, g.DrainTimeout)
@@ -375,15 +381,6 @@ func (r *run) whileHealthy(ctx context.Context, soak gate.Health, to Color, targ
 	return err
 }
 
-func readyPods(pods []corev1.Pod) []corev1.Pod {
-	var out []corev1.Pod
-	for _, p := range pods {
-		if gate.PodReady(p) {
-			out = append(out, p)
-		}
-	}
-	return out
-}
 
 // revert switches traffic back after a failed verification.
 func (r *run) revert(ctx context.Context, st *State, from, to Color, cause error) error {
@@ -398,7 +395,7 @@ func (r *run) revert(ctx context.Context, st *State, from, to Color, cause error
 		}
 		ectx, cancel := context.WithTimeout(ctx, r.opts.Gates.DrainTimeout)
 		defer cancel()
-		if err := gate.Endpoints(ectx, r.c.Kube, r.c.Namespace, next.Service.Name, readyPods(next.Colors[from].pods), r.c.PollInterval); err != nil {
+		if err := gate.Endpoints(ectx, r.c.Kube, r.c.Namespace, next.Service.Name, next.Colors[from].Deployment, r.c.PollInterval); err != nil {
 			return "", false, err
 		}
 		return fmt.Sprintf("service %s selects %s again", next.Service.Name, from), false, nil
@@ -485,12 +482,12 @@ func switchBack(to Color) func(*Snapshot) Change {
 	}
 }
 
-// liveTargets lists, before each post-switch round, the main Service and the Ready pods that
-// colour `to` runs now: an autoscaler may add pods after the switch and a rollout or a node
-// drain may replace them, and probing a pod that is gone would switch back from a healthy
-// colour. None Ready is a failure.
-func (r *run) liveTargets(st *State, to Color) func(ctx context.Context) ([]gate.Target, error) {
-	deployment, service, port := st.Colors[to].Deployment, st.Service.Name, podPort(st)
+// colourTargets lists, before each gate or post-switch round, the Service (if any) and the
+// Ready pods that colour `to` runs now: an autoscaler may add pods, and a rollout or a node
+// drain may replace them; probing a pod that is gone would fail a healthy colour. None Ready
+// is a failure.
+func (r *run) colourTargets(st *State, to Color, service string) func(ctx context.Context) ([]gate.Target, error) {
+	deployment, port := st.Colors[to].Deployment, podPort(st)
 	return func(ctx context.Context) ([]gate.Target, error) {
 		d, err := r.c.Kube.AppsV1().Deployments(r.c.Namespace).Get(ctx, deployment, metav1.GetOptions{})
 		if err != nil {
@@ -500,14 +497,17 @@ func (r *run) liveTargets(st *State, to Color) func(ctx context.Context) ([]gate
 		if err != nil {
 			return nil, err
 		}
-		targets := []gate.Target{{Kind: "service", Name: service, Port: servicePort}}
+		var targets []gate.Target
 		for _, p := range pods {
 			if gate.PodReady(p) {
 				targets = append(targets, gate.Target{Kind: "pod", Name: p.Name, Port: port})
 			}
 		}
-		if len(targets) == 1 {
+		if len(targets) == 0 {
 			return nil, fmt.Errorf("no pod of %s is Ready", deployment)
+		}
+		if service != "" {
+			targets = append(targets, gate.Target{Kind: "service", Name: service, Port: servicePort})
 		}
 		return targets, nil
 	}

@@ -20,22 +20,37 @@ import (
 	appmetrics "github.com/ai-assistant-chart/ai-assistant-chart/internal/metrics"
 )
 
-// Endpoints waits until a Service's ready endpoints are exactly the given pods' IPs:
-// after a selector switch the endpoints controller must drop every old pod.
-func Endpoints(ctx context.Context, kube kubernetes.Interface, namespace, service string, pods []corev1.Pod, interval time.Duration) error {
-	want := map[string]bool{}
-	for _, p := range pods {
-		want[p.Status.PodIP] = true
-	}
+// Endpoints waits until a Service's ready endpoints are the colour's pods: every Ready pod of
+// the Deployment it runs now, and nothing else, so no old colour's pod. It reads the pods
+// afresh each time: a pod an autoscaler added or a rollout replaced after the switch is fine.
+func Endpoints(ctx context.Context, kube kubernetes.Interface, namespace, service, deployment string, interval time.Duration) error {
 	err := Poll(ctx, interval, func(ctx context.Context) (bool, string, error) {
+		d, err := kube.AppsV1().Deployments(namespace).Get(ctx, deployment, metav1.GetOptions{})
+		if err != nil {
+			return false, "", fmt.Errorf("get deployment %s: %w", deployment, err)
+		}
+		pods, err := PodsOf(ctx, kube, d)
+		if err != nil {
+			return false, "", err
+		}
+		allowed, required := map[string]bool{}, map[string]bool{}
+		for _, p := range pods {
+			if p.Status.PodIP == "" {
+				continue
+			}
+			allowed[p.Status.PodIP] = true
+			if PodReady(p) {
+				required[p.Status.PodIP] = true
+			}
+		}
 		got, err := ReadyEndpoints(ctx, kube, namespace, service)
 		if err != nil {
 			return false, "", err
 		}
-		if sameSet(got, want) {
+		if len(required) > 0 && subset(required, got) && subset(got, allowed) {
 			return true, "", nil
 		}
-		return false, fmt.Sprintf("service %s endpoints %v to be the new pods %v", service, sortedKeys(got), sortedKeys(want)), nil
+		return false, fmt.Sprintf("service %s endpoints %v to be the Ready pods of %s %v", service, sortedKeys(got), deployment, sortedKeys(required)), nil
 	})
 	if err != nil {
 		return fmt.Errorf("verify endpoints of service %s: %w", service, err)
@@ -249,10 +264,8 @@ func (h Health) Soak(ctx context.Context, wantColor string, targets []Target) er
 	return ctx.Err()
 }
 
-func sameSet(a, b map[string]bool) bool {
-	if len(a) != len(b) {
-		return false
-	}
+// subset reports whether every key of a is in b.
+func subset(a, b map[string]bool) bool {
 	for k := range a {
 		if !b[k] {
 			return false
