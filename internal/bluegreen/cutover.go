@@ -381,7 +381,6 @@ func (r *run) whileHealthy(ctx context.Context, soak gate.Health, to Color, targ
 	return err
 }
 
-
 // revert switches traffic back after a failed verification.
 func (r *run) revert(ctx context.Context, st *State, from, to Color, cause error) error {
 	r.c.Log("verification of %s failed: %v", to, cause)
