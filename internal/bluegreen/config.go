@@ -189,7 +189,7 @@ func (c *Configuration) applyBuilt(ctx context.Context, st *State, build func(*S
 			break
 		}
 		if attempt == 3 {
-			return nil, fmt.Errorf("%w: %v, three times in a row: another tool keeps upgrading the release", ErrLocked, stale)
+			return nil, fmt.Errorf("%w: %v, three times in a row: another tool keeps upgrading the release", ErrLocked, stale.Error())
 		}
 		if st, err = c.load(ctx); err != nil {
 			return nil, err

@@ -41,8 +41,8 @@ type ImageCheck struct {
 	RequireImageOnNode bool
 }
 
-// run looks for image on the nodes, as one step.
-func (ic ImageCheck) run(ctx context.Context, c *Configuration, res *Result, image string) error {
+// lookForImage looks for image on the nodes, as one step.
+func (ic ImageCheck) lookForImage(ctx context.Context, c *Configuration, res *Result, image string) error {
 	return c.step(ctx, res, "check image "+image+" is on a node", func() (string, bool, error) {
 		if ic.SkipImageCheck {
 			return "skipped on request", true, nil
@@ -81,7 +81,7 @@ func (d *Deploy) Run(ctx context.Context) (*Result, error) {
 			return err
 		}
 		image := staged.Image
-		if err := d.ImageCheck.run(ctx, c, res, image); err != nil {
+		if err := d.lookForImage(ctx, c, res, image); err != nil {
 			return err
 		}
 		if r.unverified(st) {
@@ -251,7 +251,7 @@ func (rb *Rollback) Run(ctx context.Context) (*Result, error) {
 		case PhaseUnverified:
 			return fmt.Errorf("%w: the switch to %s is not verified yet (use abort to switch back)", ErrBadInput, st.Active)
 		case PhaseStable:
-			if err := rb.ImageCheck.run(ctx, c, res, st.Colors[st.Idle].Image); err != nil {
+			if err := rb.lookForImage(ctx, c, res, st.Colors[st.Idle].Image); err != nil {
 				return err
 			}
 		}
