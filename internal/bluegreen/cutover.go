@@ -336,7 +336,7 @@ func (r *run) verify(ctx context.Context, st *State, from, to Color) error {
 			ctx, cancel := context.WithTimeout(ctx, g.DrainTimeout)
 			defer cancel()
 			t := gate.Traffic{Prober: r.c.Prober, Namespace: r.c.Namespace, Port: podPort(st), Interval: g.Interval, MaxRate: g.MaxOldRate, Log: r.c.Log}
-			return r.whileHealthy(ctx, soak, to, targets, func(ctx context.Context) error { return t.Drained(ctx, oldPods) })
+			return r.whileHealthy(ctx, soak, to, targets, func(ctx context.Context) error { return t.Drained(ctx, r.colourPods(st, from)) })
 		})
 	}
 	if err == nil {
@@ -509,5 +509,17 @@ func (r *run) colourTargets(st *State, to Color, service string) func(ctx contex
 			targets = append(targets, gate.Target{Kind: "service", Name: service, Port: servicePort})
 		}
 		return targets, nil
+	}
+}
+
+// colourPods lists the pods colour c runs now, for a drain that must not scrape a pod gone.
+func (r *run) colourPods(st *State, c Color) func(ctx context.Context) ([]corev1.Pod, error) {
+	deployment := st.Colors[c].Deployment
+	return func(ctx context.Context) ([]corev1.Pod, error) {
+		d, err := r.c.Kube.AppsV1().Deployments(r.c.Namespace).Get(ctx, deployment, metav1.GetOptions{})
+		if err != nil {
+			return nil, fmt.Errorf("get deployment %s: %w", deployment, err)
+		}
+		return gate.PodsOf(ctx, r.c.Kube, d)
 	}
 }

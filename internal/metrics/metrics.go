@@ -70,6 +70,10 @@ func New(version, color string) *Metrics {
 	m.Registry.MustRegister(m.Requests, m.Duration, m.DependencyUp, m.BuildInfo, m.InFlight, m.ConnsRecycled,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.BuildInfo.WithLabelValues(version, color).Set(1)
+	// A counter vector with no child is not exported at all: start the users' route at zero,
+	// so a pod that has served nothing yet still shows http_requests_total (the cutover's
+	// drain reads it, and rate() needs the zero).
+	m.Requests.WithLabelValues(http.MethodPost, "/v1/chat/completions", "200")
 	return m
 }
 

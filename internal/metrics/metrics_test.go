@@ -44,3 +44,15 @@ ai_assistant_build_info{color="blue",version="v1"} 1
 		t.Error(err)
 	}
 }
+
+// TestAFreshProcessExportsTheRequestCounter: before any request, /metrics already lists
+// http_requests_total (at zero on the users' route), so the cutover's drain can read a pod
+// that has served nothing yet instead of failing on a missing counter.
+func TestAFreshProcessExportsTheRequestCounter(t *testing.T) {
+	t.Parallel()
+	rec := httptest.NewRecorder()
+	New("v1", "blue").Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	if !strings.Contains(rec.Body.String(), `http_requests_total{code="200",method="POST",route="/v1/chat/completions"} 0`) {
+		t.Errorf("a fresh process's /metrics lacks the zero request counter:\n%s", rec.Body.String())
+	}
+}

@@ -221,3 +221,52 @@ func TestConfigCutoverWithMetricsOff(t *testing.T) {
 	stopLoad()
 	logLoads(t, wait(), "across a cutover with /metrics off")
 }
+
+// TestConfigCutoverKeepsAConcurrentUpgrade: while deploy waits for green and gates it,
+// someone runs `helm upgrade --reuse-values --set config.X=...`. That revision rolls both
+// colours (the shared block reaches them); the rollout wait and the gate follow green's new
+// pods, the switch re-reads the release and writes only its own change over it, and the value
+// is still in `helm get values` after the cutover, with no failed request.
+func TestConfigCutoverKeepsAConcurrentUpgrade(t *testing.T) {
+	t.Parallel()
+	a := newApp(t, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	defer cancel()
+	loadCtx, stopLoad := context.WithCancel(ctx)
+	defer stopLoad()
+	wait := a.bothLoads(loadCtx, 5*time.Minute)
+
+	// The upgrade lands once green's first pods are up: during the rollout wait or the gate
+	// (12 passes, 6 s at least), whichever the command is in.
+	upgraded := make(chan error, 1)
+	go func() {
+		err := waitUntil(loadCtx, 100*time.Millisecond, func(ctx context.Context) bool {
+			d, err := a.c.Clientset.AppsV1().Deployments(a.ns).Get(ctx, release+"-green", metav1.GetOptions{})
+			return err == nil && d.Status.ReadyReplicas > 0 && d.Status.ReadyReplicas == d.Status.Replicas
+		})
+		if err == nil {
+			_, err = helm.RunHelmCommandAndGetOutputE(t, a.helm, "upgrade", release, chartDir, "--reuse-values", "--set", "config.FEATURE_FLAG=on")
+		}
+		upgraded <- err
+	}()
+	// A rollout bound long enough for green to roll a second time.
+	args := append(append([]string{"deploy", "--tag", stack.Versions[1]}, configGates...), "--gate-passes", "12", "--gate-timeout", "3m", "--timeout", "3m")
+	code, out := a.timedBluegreen(ctx, args...)
+	require.NoError(t, <-upgraded, "the concurrent helm upgrade")
+	require.Equal(t, 0, code, "deploy beside a concurrent upgrade:\n%s", lastLines(out, 40))
+	assert.Contains(t, out, "appeared since revision", "the command says it re-read the release")
+
+	vals, err := helm.RunHelmCommandAndGetStdOutE(t, a.helm, "get", "values", release, "-o", "json")
+	require.NoError(t, err)
+	var got struct {
+		Config map[string]any `json:"config"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(vals), &got))
+	assert.Equal(t, "on", got.Config["FEATURE_FLAG"], "the concurrent upgrade's value survived the cutover")
+	assert.Equal(t, "on", a.configMapValue("green", "FEATURE_FLAG"), "and green runs it")
+	assert.Equal(t, "green", a.activeColor())
+	waitColor(t, a, "green")
+	window(3 * time.Second)
+	stopLoad()
+	logLoads(t, wait(), "across a cutover beside a concurrent upgrade")
+}

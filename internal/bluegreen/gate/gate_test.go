@@ -179,7 +179,9 @@ func TestDrainedReportsTheRateItMeasuredAtTheDeadline(t *testing.T) {
 			tr := Traffic{Prober: &slowScrape{delay: 14 * time.Millisecond}, Interval: 20 * time.Millisecond, MaxRate: 0, Log: func(string, ...any) {}}
 			ctx, cancel := context.WithTimeout(context.Background(), deadline)
 			defer cancel()
-			err := tr.Drained(ctx, []corev1.Pod{{ObjectMeta: metav1.ObjectMeta{Name: "p"}}})
+			err := tr.Drained(ctx, func(context.Context) ([]corev1.Pod, error) {
+				return []corev1.Pod{{ObjectMeta: metav1.ObjectMeta{Name: "p"}}}, nil
+			})
 			require.ErrorContains(t, err, "request rate")
 			assert.NotContains(t, err.Error(), "first sample interval")
 		})

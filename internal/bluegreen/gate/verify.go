@@ -91,8 +91,9 @@ type Traffic struct {
 	Log       Logf
 }
 
-// Drained waits until the pods' user request rate is at most MaxRate.
-func (t Traffic) Drained(ctx context.Context, pods []corev1.Pod) error {
+// Drained waits until the user request rate of the pods that pods lists (afresh for each
+// sample) is at most MaxRate.
+func (t Traffic) Drained(ctx context.Context, pods func(context.Context) ([]corev1.Pod, error)) error {
 	start := time.Now()
 	prev, signal, err := t.sample(ctx, pods)
 	if err != nil {
@@ -136,9 +137,15 @@ const (
 
 // sample returns each pod's total of user requests and where it read them: /metrics, or on
 // a pod that serves none (PROMETHEUS_ENABLED=false), the count /health always reports.
-func (t Traffic) sample(ctx context.Context, pods []corev1.Pod) (map[string]float64, string, error) {
+func (t Traffic) sample(ctx context.Context, podsNow func(context.Context) ([]corev1.Pod, error)) (map[string]float64, string, error) {
 	out := map[string]float64{}
 	signal := signalMetrics
+	// The pods are listed afresh for each sample: one a drain or a rollout replaced is gone,
+	// and its replacement counts from zero.
+	pods, err := podsNow(ctx)
+	if err != nil {
+		return nil, "", err
+	}
 	for _, p := range pods {
 		resp, err := t.Prober.Pod(ctx, t.Namespace, p.Name, t.Port, "/metrics")
 		if err != nil {
