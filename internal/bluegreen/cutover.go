@@ -323,7 +323,7 @@ func (r *run) verify(ctx context.Context, st *State, from, to Color) error {
 	err := check(fmt.Sprintf("verify: service %s endpoints are the Ready %s pods, and only those", st.Service.Name, to), func(ctx context.Context) error {
 		ctx, cancel := context.WithTimeout(ctx, g.DrainTimeout)
 		defer cancel()
-		return gate.Endpoints(ctx, r.c.Kube, r.c.Namespace, st.Service.Name, st.Colors[to].Deployment, r.c.PollInterval)
+		return gate.Endpoints(ctx, r.c.Kube, r.c.Namespace, st.Service.Name, st.Colors[to].Deployment, r.colourPods(st, to), r.c.PollInterval)
 	})
 	targets := []gate.Target{{Kind: "service", Name: st.Service.Name, Port: servicePort}}
 	for _, p := range newPods {
@@ -394,7 +394,7 @@ func (r *run) revert(ctx context.Context, st *State, from, to Color, cause error
 		}
 		ectx, cancel := context.WithTimeout(ctx, r.opts.Gates.DrainTimeout)
 		defer cancel()
-		if err := gate.Endpoints(ectx, r.c.Kube, r.c.Namespace, next.Service.Name, next.Colors[from].Deployment, r.c.PollInterval); err != nil {
+		if err := gate.Endpoints(ectx, r.c.Kube, r.c.Namespace, next.Service.Name, next.Colors[from].Deployment, r.colourPods(next, from), r.c.PollInterval); err != nil {
 			return "", false, err
 		}
 		return fmt.Sprintf("service %s selects %s again", next.Service.Name, from), false, nil
@@ -486,13 +486,9 @@ func switchBack(to Color) func(*Snapshot) Change {
 // drain may replace them; probing a pod that is gone would fail a healthy colour. None Ready
 // is a failure.
 func (r *run) colourTargets(st *State, to Color, service string) func(ctx context.Context) ([]gate.Target, error) {
-	deployment, port := st.Colors[to].Deployment, podPort(st)
+	deployment, port, podsNow := st.Colors[to].Deployment, podPort(st), r.colourPods(st, to)
 	return func(ctx context.Context) ([]gate.Target, error) {
-		d, err := r.c.Kube.AppsV1().Deployments(r.c.Namespace).Get(ctx, deployment, metav1.GetOptions{})
-		if err != nil {
-			return nil, fmt.Errorf("get deployment %s: %w", deployment, err)
-		}
-		pods, err := gate.PodsOf(ctx, r.c.Kube, d)
+		pods, err := podsNow(ctx)
 		if err != nil {
 			return nil, err
 		}
@@ -512,7 +508,7 @@ func (r *run) colourTargets(st *State, to Color, service string) func(ctx contex
 	}
 }
 
-// colourPods lists the pods colour c runs now, for a drain that must not scrape a pod gone.
+// colourPods lists the pods colour c runs now, for the checks that must follow replaced pods.
 func (r *run) colourPods(st *State, c Color) func(ctx context.Context) ([]corev1.Pod, error) {
 	deployment := st.Colors[c].Deployment
 	return func(ctx context.Context) ([]corev1.Pod, error) {

@@ -20,16 +20,12 @@ import (
 	appmetrics "github.com/ai-assistant-chart/ai-assistant-chart/internal/metrics"
 )
 
-// Endpoints waits until a Service's ready endpoints are the colour's pods: every Ready pod of
-// the Deployment it runs now, and nothing else, so no old colour's pod. It reads the pods
-// afresh each time: a pod an autoscaler added or a rollout replaced after the switch is fine.
-func Endpoints(ctx context.Context, kube kubernetes.Interface, namespace, service, deployment string, interval time.Duration) error {
+// Endpoints waits until a Service's ready endpoints are the colour's pods: every Ready pod that
+// podsNow lists (the Deployment's, read afresh each time), and nothing else, so no old colour's
+// pod: a pod an autoscaler added or a rollout replaced after the switch is fine.
+func Endpoints(ctx context.Context, kube kubernetes.Interface, namespace, service, deployment string, podsNow func(context.Context) ([]corev1.Pod, error), interval time.Duration) error {
 	err := Poll(ctx, interval, func(ctx context.Context) (bool, string, error) {
-		d, err := kube.AppsV1().Deployments(namespace).Get(ctx, deployment, metav1.GetOptions{})
-		if err != nil {
-			return false, "", fmt.Errorf("get deployment %s: %w", deployment, err)
-		}
-		pods, err := PodsOf(ctx, kube, d)
+		pods, err := podsNow(ctx)
 		if err != nil {
 			return false, "", err
 		}
