@@ -2,8 +2,6 @@ package bluegreen_test
 
 import (
 	"context"
-	"fmt"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -38,17 +36,11 @@ func (f *fixture) userUpgrade(set string) error {
 func TestAnUpgradeDuringTheGateIsNeverUndone(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, nil)
+	logged := f.captureLog()
 	var (
-		mu   sync.Mutex
-		logs []string
 		once sync.Once
 		uerr error
 	)
-	f.cfg.Log = func(format string, args ...any) {
-		mu.Lock()
-		defer mu.Unlock()
-		logs = append(logs, fmt.Sprintf(format, args...))
-	}
 	f.cl.Respond = func(p fakecluster.Probe) (int, bool) {
 		if p.Active == "blue" && p.Color == "green" {
 			once.Do(func() { uerr = f.userUpgrade("service.annotations.team=ai,podDisruptionBudget.maxUnavailable=2") })
@@ -63,9 +55,7 @@ func TestAnUpgradeDuringTheGateIsNeverUndone(t *testing.T) {
 	assert.Equal(t, "ai", f.value("service.annotations.team"), "the user's value survived the switch")
 	assert.EqualValues(t, 2, f.value("podDisruptionBudget.maxUnavailable"))
 	assert.Contains(t, f.history(), "Upgrade complete", "the user's revision is in the history")
-	mu.Lock()
-	defer mu.Unlock()
-	assert.Contains(t, strings.Join(logs, "\n"), `revision 3 of release ai-assistant ("Upgrade complete") appeared since revision 2 was read: read it again; applying only`)
+	assert.Contains(t, logged(), `revision 3 of release ai-assistant ("Upgrade complete") appeared since revision 2 was read: read it again; applying only`)
 }
 
 // TestAPodReplacedAfterTheSwitchIsNoReasonToSwitchBack: a pod of the new colour that a node

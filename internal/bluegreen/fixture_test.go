@@ -2,11 +2,13 @@ package bluegreen_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -69,6 +71,25 @@ func newFixture(t *testing.T, vals map[string]any) *fixture {
 }
 
 func (f *fixture) clock() time.Time { return f.clk.Now() }
+
+// captureLog records the command's progress lines (from every goroutine it logs from) and
+// returns a function that reads them so far, joined by newlines.
+func (f *fixture) captureLog() func() string {
+	var (
+		mu   sync.Mutex
+		logs []string
+	)
+	f.cfg.Log = func(format string, args ...any) {
+		mu.Lock()
+		defer mu.Unlock()
+		logs = append(logs, fmt.Sprintf(format, args...))
+	}
+	return func() string {
+		mu.Lock()
+		defer mu.Unlock()
+		return strings.Join(logs, "\n")
+	}
+}
 
 // advance moves the fake clock on, firing the timers it passes.
 func (f *fixture) advance(d time.Duration) { f.clk.Step(d) }

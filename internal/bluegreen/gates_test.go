@@ -3,9 +3,6 @@ package bluegreen_test
 import (
 	"context"
 	"errors"
-	"fmt"
-	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -261,25 +258,15 @@ func TestThePostSwitchCheckHasAFailureBudget(t *testing.T) {
 // them to leave, and the cutover stands.
 func TestTheDrainWorksWithMetricsOff(t *testing.T) {
 	t.Parallel()
-	var (
-		mu   sync.Mutex
-		logs []string
-	)
 	f := newFixture(t, nil)
-	f.cfg.Log = func(format string, args ...any) {
-		mu.Lock()
-		defer mu.Unlock()
-		logs = append(logs, fmt.Sprintf(format, args...))
-	}
+	logged := f.captureLog()
 	f.cl.NoMetrics["blue"] = true
 	f.cl.UserTraffic["blue"] = leaveAfterFourScrapes
 	res, err := f.deploy("2.0.0").Run(context.Background())
 	require.NoError(t, err)
 	assert.Equal(t, "green", f.serviceColor())
 	assert.Equal(t, "done", stepOutcome(res, "verify: blue's user request rate falls"))
-	mu.Lock()
-	defer mu.Unlock()
-	assert.Contains(t, strings.Join(logs, "\n"), "user requests read from /health (user_requests_total): the pods serve no /metrics")
+	assert.Contains(t, logged(), "user requests read from /health (user_requests_total): the pods serve no /metrics")
 	healthReads := 0
 	for _, p := range f.cl.Probes() {
 		if p.Path == "/health" && p.Color == "blue" {
