@@ -63,9 +63,27 @@ func TestPollDoesNotTryAgainOnceCancelled(t *testing.T) {
 	}
 }
 
+// The first try runs at once: with an hour's interval, a poll that waited first would
+// end on the deadline instead of the try's error.
 func TestPollReturnsTheTrysErrorAsIs(t *testing.T) {
 	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
 	boom := errors.New("boom")
-	err := Poll(context.Background(), time.Hour, func(context.Context) (bool, error) { return false, boom })
+	err := Poll(ctx, time.Hour, func(context.Context) (bool, error) { return false, boom })
 	require.Equal(t, boom, err)
+}
+
+// A wait whose ctx has already ended still tries once, so Until can say what it saw.
+func TestPollTriesOnceWhenCtxHasAlreadyEnded(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	calls := 0
+	err := Poll(ctx, time.Nanosecond, func(context.Context) (bool, error) {
+		calls++
+		return false, nil
+	})
+	require.ErrorIs(t, err, context.Canceled)
+	require.Equal(t, 1, calls)
 }
