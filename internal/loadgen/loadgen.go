@@ -12,6 +12,7 @@ import (
 	"io"
 	"net/http"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 )
@@ -406,6 +407,40 @@ func (r Result) LatencyBetween(from, to time.Time) (Percentiles, int) {
 	return p, len(in)
 }
 
+// FailureGroup is the failed requests of one kind: a status code, or the last part of a
+// transport error (the part before it names this run's own connection, which varies).
+type FailureGroup struct {
+	Reason      string
+	Count       int
+	First, Last time.Time // start times of the first and last such request
+}
+
+// Failures groups the failed requests by reason, in the order each reason first appeared,
+// so a report says what failed and when, not only how many.
+func (r Result) Failures() []FailureGroup {
+	var groups []FailureGroup
+	at := map[string]int{}
+	for _, s := range r.Samples {
+		if s.OK() {
+			continue
+		}
+		reason := fmt.Sprintf("status %d", s.Code)
+		if s.Err != "" {
+			reason = s.Err[strings.LastIndex(s.Err, ": ")+1:]
+			reason = strings.TrimSpace(reason)
+		}
+		i, ok := at[reason]
+		if !ok {
+			i = len(groups)
+			at[reason] = i
+			groups = append(groups, FailureGroup{Reason: reason, First: s.Start})
+		}
+		groups[i].Count++
+		groups[i].Last = s.Start
+	}
+	return groups
+}
+
 // Summary writes a short human-readable report.
 func (r Result) Summary(w io.Writer) {
 	fmt.Fprintf(w, "requests %d in %s: %.1f req/s, non-2xx %d, transport errors %d\n",
@@ -421,5 +456,9 @@ func (r Result) Summary(w io.Writer) {
 		if len(r.Counts[h]) > 0 {
 			fmt.Fprintf(w, "%s: %v\n", h, r.Counts[h])
 		}
+	}
+	for _, g := range r.Failures() {
+		fmt.Fprintf(w, "failed: %d x %s, sent %s to %s\n", g.Count, g.Reason,
+			g.First.UTC().Format("15:04:05.000"), g.Last.UTC().Format("15:04:05.000"))
 	}
 }

@@ -69,8 +69,10 @@ func TestOpenLoopRateAndBounds(t *testing.T) {
 	if len(r.Windows) < 1 || len(r.Windows) > 2 {
 		t.Errorf("windows = %d, want 1-2 one-second windows", len(r.Windows))
 	}
-	if n := cs.conns.Load(); n > 4 {
-		t.Errorf("keep-alive run opened %d connections, want a handful", n)
+	// Reused, not one per request: a stall on a busy machine may open a few more while the
+	// open loop keeps sending (7 were seen), but never anything near the 200 of fresh ones.
+	if n := cs.conns.Load(); n > int64(r.Total/10) {
+		t.Errorf("keep-alive run opened %d connections for %d requests, want at most one per ten", n, r.Total)
 	}
 }
 
@@ -131,6 +133,9 @@ func TestFailuresCounted(t *testing.T) {
 	if r.Non2xx != 10 || r.FailedSince(r.Start) != 10 {
 		t.Errorf("non2xx = %d failed = %d, want 10", r.Non2xx, r.FailedSince(r.Start))
 	}
+	if g := r.Failures(); len(g) != 1 || g[0].Reason != "status 503" || g[0].Count != 10 || g[0].Last.Before(g[0].First) {
+		t.Errorf("failures = %+v, want one group of 10 x status 503", g)
+	}
 	dead := httptest.NewServer(http.NotFoundHandler())
 	url := dead.URL
 	dead.Close()
@@ -140,6 +145,9 @@ func TestFailuresCounted(t *testing.T) {
 	}
 	if r.TransportErrors != 5 {
 		t.Errorf("transport errors = %d, want 5 against a closed port", r.TransportErrors)
+	}
+	if g := r.Failures(); len(g) != 1 || g[0].Reason != "connection refused" || g[0].Count != 5 {
+		t.Errorf("failures = %+v, want one group of 5 refused connections, named without the port", g)
 	}
 }
 

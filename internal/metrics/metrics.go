@@ -29,6 +29,9 @@ type Metrics struct {
 	// /metrics). /health reports it even with PROMETHEUS_ENABLED=false, so a cutover can
 	// still tell when clients have left a colour.
 	userRequests atomic.Int64
+	// userInFlight is the user requests being served now (a chat stream lasts minutes): the
+	// cutover scales a colour down only once it is zero.
+	userInFlight atomic.Int64
 }
 
 // ProbeRoutes are the kubelet's, Prometheus's and the cutover command's own requests.
@@ -36,6 +39,9 @@ var ProbeRoutes = map[string]bool{"/health": true, "/ready": true, "/metrics": t
 
 // UserRequests is how many requests this process served on the routes users call.
 func (m *Metrics) UserRequests() int64 { return m.userRequests.Load() }
+
+// UserInFlight is how many requests on the routes users call are being served now.
+func (m *Metrics) UserInFlight() int64 { return m.userInFlight.Load() }
 
 // New registers every collector, with process and Go runtime collectors, and sets build info.
 func New(version, color string) *Metrics {
@@ -99,6 +105,10 @@ func (m *Metrics) Middleware(next http.Handler) http.Handler {
 		start := time.Now()
 		m.InFlight.Inc()
 		defer m.InFlight.Dec()
+		if !ProbeRoutes[r.URL.Path] {
+			m.userInFlight.Add(1)
+			defer m.userInFlight.Add(-1)
+		}
 		rw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
 		next.ServeHTTP(rw, r)
 		route := Route(r.Pattern)

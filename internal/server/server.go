@@ -216,6 +216,8 @@ func (s *Server) health(w http.ResponseWriter, _ *http.Request) {
 		"uptime_seconds": time.Since(s.started).Seconds(),
 		// The cutover's drain signal when /metrics is off (PROMETHEUS_ENABLED=false).
 		"user_requests_total": s.Metrics.UserRequests(),
+		// What `bluegreen finalize` waits for before it scales this colour down.
+		"user_requests_in_flight": s.Metrics.UserInFlight(),
 	})
 }
 

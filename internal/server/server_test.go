@@ -16,6 +16,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/config"
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/standin"
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/testenv"
@@ -76,12 +79,17 @@ type reply struct {
 	Close      bool // the server asked to close the connection
 }
 
-func get(t *testing.T, url string) (reply, map[string]any) {
+// testingT is a *testing.T or the *assert.CollectT of an EventuallyWithT condition:
+// the condition runs on a goroutine of its own, where t.Fatal must not be called.
+type testingT interface {
+	require.TestingT
+	Helper()
+}
+
+func get(t testingT, url string) (reply, map[string]any) {
 	t.Helper()
 	resp, err := http.Get(url)
-	if err != nil {
-		t.Fatalf("GET %s: %v", url, err)
-	}
+	require.NoError(t, err, "GET %s", url)
 	defer resp.Body.Close()
 	var body map[string]any
 	b, _ := io.ReadAll(resp.Body)
@@ -98,22 +106,6 @@ func getText(t *testing.T, url string) string {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return string(b)
-}
-
-// eventually polls cond until it holds or timeout passes.
-func eventually(t *testing.T, timeout time.Duration, what string, cond func() (bool, string)) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	last := ""
-	for time.Now().Before(deadline) {
-		ok, state := cond()
-		if ok {
-			return
-		}
-		last = state
-		time.Sleep(20 * time.Millisecond) // poll interval of a bounded wait
-	}
-	t.Fatalf("%s: not reached within %s; last state: %s", what, timeout, last)
 }
 
 func checkStatus(body map[string]any, name string) string {
@@ -264,14 +256,19 @@ func TestReadyFollowsRealDependencies(t *testing.T) {
 
 	waitReady := func(wantCode int, failing string) {
 		t.Helper()
-		eventually(t, bound+5*time.Second, "ready state", func() (bool, string) {
-			resp, body := get(t, r.URL+"/ready")
-			state := strconv.Itoa(resp.StatusCode) + " " + mustJSON(body)
-			if resp.StatusCode != wantCode {
-				return false, state
+		want := "/ready " + strconv.Itoa(wantCode)
+		if failing != "" {
+			want += " with check " + failing + " failed"
+		}
+		// On timeout the last try's failures are reported: they carry the last answer.
+		require.EventuallyWithT(t, func(c *assert.CollectT) {
+			resp, body := get(c, r.URL+"/ready")
+			last := strconv.Itoa(resp.StatusCode) + " " + mustJSON(body)
+			assert.Equal(c, wantCode, resp.StatusCode, "last /ready: %s", last)
+			if failing != "" {
+				assert.Equal(c, "failed", checkStatus(body, failing), "last /ready: %s", last)
 			}
-			return failing == "" || checkStatus(body, failing) == "failed", state
-		})
+		}, bound+5*time.Second, 20*time.Millisecond, "waiting for %s", want)
 	}
 	waitReady(http.StatusOK, "")
 	_, body := get(t, r.URL+"/ready")
@@ -378,10 +375,9 @@ func TestDrain(t *testing.T) {
 		resp.Body.Close()
 		inflight <- resp.StatusCode
 	}()
-	eventually(t, 5*time.Second, "request in flight at the stand-in", func() (bool, string) {
-		n := llm.State(standin.DefaultScope).Requests
-		return n >= 1, "requests seen: " + mustJSON(n)
-	})
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		assert.GreaterOrEqual(c, llm.State(standin.DefaultScope).Requests, int64(1), "requests seen at the stand-in")
+	}, 5*time.Second, 20*time.Millisecond, "waiting for the request to be in flight at the stand-in")
 
 	stopAt := time.Now()
 	r.cancel()
@@ -393,6 +389,8 @@ func TestDrain(t *testing.T) {
 	if !resp.Close {
 		t.Errorf("response during drain did not carry Connection: close")
 	}
+	_, health := get(t, r.URL+"/health")
+	assert.EqualValues(t, 1, health["user_requests_in_flight"], "the slow chat request is in flight, the /health probe is not counted: %v", health)
 	if code := <-inflight; code != http.StatusOK {
 		t.Fatalf("in-flight request finished with %d, want 200", code)
 	}
@@ -425,15 +423,20 @@ func newConnTracker() *connTracker {
 	return &connTracker{client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1}}}
 }
 
-func (c *connTracker) get(t *testing.T, url string) reply {
+// lastPort is the local address the latest request went out on.
+func (c *connTracker) lastPort() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.ports[len(c.ports)-1]
+}
+
+func (c *connTracker) get(t testingT, url string) reply {
 	t.Helper()
 	var local string
 	trace := &httptrace.ClientTrace{GotConn: func(i httptrace.GotConnInfo) { local = i.Conn.LocalAddr().String() }}
 	req, _ := http.NewRequestWithContext(httptrace.WithClientTrace(context.Background(), trace), http.MethodGet, url, nil)
 	resp, err := c.client.Do(req)
-	if err != nil {
-		t.Fatalf("GET %s: %v", url, err)
-	}
+	require.NoError(t, err, "GET %s", url)
 	_, _ = io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
 	c.mu.Lock()
@@ -468,15 +471,15 @@ func TestMaxConnectionAge(t *testing.T) {
 		t.Fatal("first request on a new connection was told to close")
 	}
 	first := c.ports[0]
-	eventually(t, 5*time.Second, "Connection: close once the connection is older than 300ms", func() (bool, string) {
-		resp := c.get(t, r.URL+"/health")
-		return resp.Close, "still open on " + c.ports[len(c.ports)-1]
-	})
-	if c.ports[len(c.ports)-1] != first {
-		t.Errorf("the closing response came on %s, not the original connection %s", c.ports[len(c.ports)-1], first)
+	require.EventuallyWithT(t, func(ct *assert.CollectT) {
+		resp := c.get(ct, r.URL+"/health")
+		assert.True(ct, resp.Close, "no Connection: close yet; the last response came on %s", c.lastPort())
+	}, 5*time.Second, 20*time.Millisecond, "waiting for Connection: close once the connection is older than 300ms")
+	if last := c.lastPort(); last != first {
+		t.Errorf("the closing response came on %s, not the original connection %s", last, first)
 	}
 	c.get(t, r.URL+"/health")
-	if last := c.ports[len(c.ports)-1]; last == first {
+	if last := c.lastPort(); last == first {
 		t.Errorf("after Connection: close the client still used %s", first)
 	}
 	if !strings.Contains(getText(t, r.URL+"/metrics"), "ai_assistant_connections_recycled_total 1") {

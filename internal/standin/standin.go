@@ -29,7 +29,13 @@ type Behavior struct {
 	Hang bool `json:"hang"`
 	// Latency delays every /v1 response.
 	Latency Duration `json:"latency"`
+	// ChunkInterval paces a streamed answer: one chunk (word) per interval, so a long answer
+	// streams for minutes, as a real model's does.
+	ChunkInterval Duration `json:"chunkInterval"`
 }
+
+// behaviorKey carries the scope's behaviour to the handler.
+type behaviorKey struct{}
 
 // Duration is a time.Duration that reads and writes JSON as a Go duration string ("2s").
 type Duration time.Duration
@@ -211,7 +217,7 @@ func (s *Server) api(fixed string, h http.HandlerFunc) http.HandlerFunc {
 			writeError(w, http.StatusInternalServerError, "stand-in told to fail")
 			return
 		}
-		h(w, r)
+		h(w, r.WithContext(context.WithValue(r.Context(), behaviorKey{}, b)))
 	}
 }
 
@@ -312,9 +318,13 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 	if !send(map[string]string{"role": "assistant"}, nil) {
 		return
 	}
+	pace, _ := r.Context().Value(behaviorKey{}).(Behavior)
 	for i, word := range words {
 		if i > 0 {
 			word = " " + word
+			if pace.ChunkInterval > 0 && !sleep(r.Context(), time.Duration(pace.ChunkInterval)) {
+				return
+			}
 		}
 		if !send(map[string]string{"content": word}, nil) {
 			return

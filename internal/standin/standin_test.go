@@ -269,3 +269,27 @@ func TestNoAPIKeyRequiredByDefault(t *testing.T) {
 		t.Errorf("without a configured key: no key = %d, any key = %d, want 200 both", code, resp.StatusCode)
 	}
 }
+
+// TestChunkIntervalPacesAStream: a paced stream sends one word per interval, so four words take
+// at least three intervals, and the /v1/models check is not slowed by it.
+func TestChunkIntervalPacesAStream(t *testing.T) {
+	t.Parallel()
+	s, url := newStandin(t)
+	s.Set(DefaultScope, Behavior{ChunkInterval: Duration(150 * time.Millisecond)})
+	began := time.Now()
+	if code, _ := do(t, "GET", url+"/v1/models", ""); code != 200 {
+		t.Fatalf("models = %d", code)
+	}
+	if d := time.Since(began); d > 100*time.Millisecond {
+		t.Errorf("models took %s: the pace is for streams only", d)
+	}
+	began = time.Now()
+	code, body := do(t, "POST", url+"/v1/chat/completions", `{"model":"m","stream":true,"messages":[{"role":"user","content":"a b c"}]}`)
+	took := time.Since(began)
+	if code != 200 || !strings.HasSuffix(body, "data: [DONE]\n\n") || strings.Count(body, "data: ") != 7 {
+		t.Fatalf("stream = %d %q: want role, 4 words, stop, [DONE]", code, body)
+	}
+	if took < 3*150*time.Millisecond {
+		t.Errorf("four words streamed in %s, want at least three intervals of 150ms", took)
+	}
+}
