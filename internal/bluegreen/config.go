@@ -36,7 +36,8 @@ type Configuration struct {
 	Clock clock.WithTicker
 	// Holder names this run on the lock.
 	Holder string
-	// LeaseDuration is how long a killed run's lock blocks others.
+	// LeaseDuration is how long a killed run's lock blocks others: a run takes the lease over
+	// once it has watched it go this long without a renewal. It is renewed every tenth of it.
 	LeaseDuration time.Duration
 	// PollInterval paces every wait on the cluster.
 	PollInterval time.Duration
@@ -126,6 +127,8 @@ type Result struct {
 	Next      []string `json:"next,omitempty"`
 	Status    *Status  `json:"status,omitempty"`
 	Error     string   `json:"error,omitempty"`
+	// Warnings are risks the operation saw and went on with.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // step runs one named step, logs it with its elapsed time and records it. Once ctx
@@ -179,7 +182,10 @@ func (c *Configuration) apply(ctx context.Context, st *State, change Change, des
 // and the run says so: nothing that upgrade set is undone.
 func (c *Configuration) applyBuilt(ctx context.Context, st *State, build func(*Snapshot) Change, description string) (*State, error) {
 	change := build(st.snap)
-	for attempt := 1; !change.Satisfied(st.snap.User); attempt++ {
+	// After a failed upgrade the live objects may not be what the values say; an upgrade of
+	// the same values puts them back (Helm's three-way merge patches the drift).
+	redo := st.split()
+	for attempt := 1; redo || !change.Satisfied(st.snap.User); attempt++ {
 		err := c.Store.Apply(ctx, st.snap, change, description)
 		var stale *StaleError
 		if !errors.As(err, &stale) {
@@ -195,6 +201,7 @@ func (c *Configuration) applyBuilt(ctx context.Context, st *State, build func(*S
 			return nil, err
 		}
 		change = build(st.snap)
+		redo = st.split()
 		c.Log("  %v: read it again; applying only %s over it", stale, change)
 	}
 	var out *State
@@ -224,7 +231,7 @@ func (c *Configuration) applyBuilt(ctx context.Context, st *State, build func(*S
 	return out, nil
 }
 
-// lock takes the release's lock for an operation.
-func (c *Configuration) lock(ctx context.Context, operation string) (*lock, Progress, error) {
-	return acquireLock(ctx, c.Kube, c.Namespace, c.Release, c.Holder, operation, c.LeaseDuration, c.Clock.Now)
+// lock takes the release's lock for an operation; the context it returns ends if the lock is lost.
+func (c *Configuration) lock(ctx context.Context, operation string) (*lock, context.Context, Progress, error) {
+	return acquireLock(ctx, c.Kube, c.Namespace, c.Release, c.Holder, operation, c.LeaseDuration, c.Log)
 }

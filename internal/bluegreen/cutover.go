@@ -29,12 +29,16 @@ type Cutover struct {
 	// ScaleDownOnFailure scales the idle colour to zero when a gate fails, instead of
 	// keeping it for inspection.
 	ScaleDownOnFailure bool
+	// InFlightTimeout bounds the wait, before a colour is scaled to zero, for the user requests
+	// its pods still serve (chat streams) to end; 0 does not wait.
+	InFlightTimeout time.Duration
 }
 
 func defaultCutover() Cutover {
 	return Cutover{
-		Gates:          DefaultGates(),
-		ScaleDownDelay: 10 * time.Minute, // the seed's sleep 600, without the blocking
+		Gates:           DefaultGates(),
+		ScaleDownDelay:  10 * time.Minute, // the seed's sleep 600, without the blocking
+		InFlightTimeout: 5 * time.Minute,  // the seed's proxy-read-timeout: 300 s, the longest stream
 	}
 }
 
@@ -46,10 +50,13 @@ type run struct {
 	prev   Progress // what an interrupted run left on the lock
 	record Progress // what this run has recorded
 	opts   Cutover
+	// switchTook is how long this run's switch took: a switch back takes about as long.
+	switchTook time.Duration
 }
 
-// begin checks the release can be worked on, takes the lock and reads the state.
-func (c *Configuration) begin(ctx context.Context, res *Result, operation string) (*run, *State, error) {
+// begin checks the release can be worked on, takes the lock and reads the state. The run goes
+// on under the context it returns, which ends if the lock is lost.
+func (c *Configuration) begin(ctx context.Context, res *Result, operation string) (*run, *State, context.Context, error) {
 	var st *State
 	err := c.step(ctx, res, "read release and cluster", func() (string, bool, error) {
 		var err error
@@ -63,15 +70,16 @@ func (c *Configuration) begin(ctx context.Context, res *Result, operation string
 		return fmt.Sprintf("%s active, revision %d", st.Active, st.snap.Revision), false, nil
 	})
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	r := &run{c: c, res: res}
+	runCtx := ctx
 	err = c.step(ctx, res, "take lock", func() (string, bool, error) {
-		l, prev, err := c.lock(ctx, operation)
+		l, lctx, prev, err := c.lock(ctx, operation)
 		if err != nil {
 			return "", false, err
 		}
-		r.lock, r.prev, r.record = l, prev, prev
+		r.lock, r.prev, r.record, runCtx = l, prev, prev, lctx
 		// Read again under the lock: a run that just finished may have changed it.
 		if st, err = c.load(ctx); err != nil {
 			_ = l.Release(prev.Step == "")
@@ -83,15 +91,20 @@ func (c *Configuration) begin(ctx context.Context, res *Result, operation string
 		return "lease " + l.name, false, nil
 	})
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return r, st, nil
+	return r, st, runCtx, nil
 }
 
-// end releases the lock and fills the result with the outcome and the state left.
+// end releases the lock and fills the result with the outcome and the state left. A run
+// stopped because it lost the lock says so, not that it was interrupted.
 func (r *run) end(ctx context.Context, err error) error {
-	// An unverified switch stays recorded for the next run; anything else is done.
-	finished := r.record.Step != StepSwitched
+	if cause := context.Cause(ctx); errors.Is(cause, ErrLocked) && (err == nil || errors.Is(err, context.Canceled)) {
+		err = cause
+	}
+	// A switch not verified, or verified without the old colour's deadline, stays recorded
+	// for the next run; anything else is done.
+	finished := r.record.Step == ""
 	if lerr := r.lock.Release(finished); lerr != nil {
 		r.c.Log("warning: release lock: %v", lerr)
 	}
@@ -216,7 +229,7 @@ func (r *run) waitReady(ctx context.Context, st *State, to Color) ([]corev1.Pod,
 	err := r.c.step(ctx, r.res, fmt.Sprintf("wait for %s: %d pods Ready and available", cs.Deployment, want), func() (string, bool, error) {
 		wctx, cancel := context.WithTimeout(ctx, r.opts.Gates.RolloutTimeout)
 		defer cancel()
-		w := gate.Rollout{Kube: r.c.Kube, Namespace: r.c.Namespace, Interval: r.c.PollInterval, Log: r.c.Log}
+		w := gate.Rollout{Kube: r.c.Kube, Namespace: st.Namespace, Interval: r.c.PollInterval, Log: r.c.Log}
 		var err error
 		pods, err = w.Wait(wctx, cs.Deployment, want, cs.Image)
 		if err != nil && ctx.Err() == nil {
@@ -245,7 +258,7 @@ func (r *run) gate(ctx context.Context, st *State, to Color, pods []corev1.Pod) 
 	}
 	g := r.opts.Gates
 	name := fmt.Sprintf("gate: /ready and /health on %d pods and %s, %d passes in a row", len(pods), through, g.Passes)
-	h := r.health()
+	h := r.health(st)
 	preview := ""
 	if st.Preview.Exists {
 		preview = st.Preview.Name
@@ -259,9 +272,9 @@ func (r *run) gate(ctx context.Context, st *State, to Color, pods []corev1.Pod) 
 	})
 }
 
-func (r *run) health() gate.Health {
+func (r *run) health(st *State) gate.Health {
 	g := r.opts.Gates
-	return gate.Health{Prober: r.c.Prober, Namespace: r.c.Namespace, Paths: []string{"/ready", "/health"}, Smoke: g.Smoke, Passes: g.Passes, Interval: g.Interval, FailureLimit: g.FailureLimit, Log: r.c.Log}
+	return gate.Health{Prober: r.c.Prober, Namespace: st.Namespace, Paths: []string{"/ready", "/health"}, Smoke: g.Smoke, Passes: g.Passes, Interval: g.Interval, FailureLimit: g.FailureLimit, Log: r.c.Log}
 }
 
 // gateFailed leaves traffic where it is and, if asked, scales `to` down.
@@ -302,14 +315,36 @@ func (r *run) switchTo(ctx context.Context, st *State, from, to Color) (*State, 
 		if err := r.lock.Record(ctx, r.record); err != nil {
 			return "", false, fmt.Errorf("record the switch on the lock: %w", err)
 		}
+		began := r.c.Clock.Now()
 		next, err := r.c.applyBuilt(ctx, st, change, fmt.Sprintf("bluegreen: switch %s -> %s", from, to))
 		if err != nil {
 			return "", false, err
 		}
+		r.switchTook = r.c.Clock.Since(began)
 		st = next
 		return fmt.Sprintf("service %s selects %s", st.Service.Name, st.Service.Color), false, nil
 	})
+	if err != nil && !errors.Is(err, context.Canceled) {
+		return st, r.switchFailed(ctx, st, from, to, err)
+	}
 	return st, err
+}
+
+// switchFailed reads where traffic is after the switch's upgrade failed: an upgrade can
+// patch the Service and then fail on another object. Traffic that moved is switched back, as
+// after a failed verification; traffic that stayed is said to have stayed.
+func (r *run) switchFailed(ctx context.Context, st *State, from, to Color, cause error) error {
+	ctx = context.WithoutCancel(ctx) // what happened must be read even when interrupted
+	live, err := r.c.load(ctx)
+	if err != nil {
+		return fmt.Errorf("%w; then reading where traffic is failed too: %w", cause, err)
+	}
+	if live.Service.Color == string(to) {
+		r.c.Log("the switch's upgrade failed, but service %s already selects %s", live.Service.Name, to)
+		return r.revert(ctx, live, from, to, fmt.Errorf("the switch's upgrade failed after service %s moved to %s: %w", live.Service.Name, to, cause))
+	}
+	r.record = Progress{} // nothing moved: there is no switch to resume
+	return fmt.Errorf("service %s stays on %s: %w", live.Service.Name, live.Service.Color, cause)
 }
 
 // verify checks traffic really moved to `to` and stays healthy; on failure it
@@ -317,25 +352,29 @@ func (r *run) switchTo(ctx context.Context, st *State, from, to Color) (*State, 
 func (r *run) verify(ctx context.Context, st *State, from, to Color) error {
 	g := r.opts.Gates
 	newPods, oldPods := st.Colors[to].pods, st.Colors[from].pods
+	if w := switchBackBudget(to, newPods, g, r.switchTook); w != "" {
+		r.c.Log("warning: %s", w)
+		r.res.Warnings = append(r.res.Warnings, w)
+	}
 	check := func(name string, fn func(context.Context) error) error {
 		return r.c.step(ctx, r.res, name, func() (string, bool, error) { return "", false, fn(ctx) })
 	}
 	err := check(fmt.Sprintf("verify: service %s endpoints are the Ready %s pods, and only those", st.Service.Name, to), func(ctx context.Context) error {
 		ctx, cancel := context.WithTimeout(ctx, g.DrainTimeout)
 		defer cancel()
-		return gate.Endpoints(ctx, r.c.Kube, r.c.Namespace, st.Service.Name, st.Colors[to].Deployment, r.colourPods(st, to), r.c.PollInterval)
+		return gate.Endpoints(ctx, r.c.Kube, st.Namespace, st.Service.Name, st.Colors[to].Deployment, r.colourPods(st, to), r.c.PollInterval)
 	})
 	targets := []gate.Target{{Kind: "service", Name: st.Service.Name, Port: servicePort}}
 	for _, p := range newPods {
 		targets = append(targets, gate.Target{Kind: "pod", Name: p.Name, Port: podPort(st)})
 	}
-	soak := r.health()
+	soak := r.health(st)
 	soak.Targets = r.colourTargets(st, to, st.Service.Name)
 	if err == nil && g.MaxOldRate >= 0 && len(oldPods) > 0 {
 		err = check(fmt.Sprintf("verify: %s's user request rate falls to <= %.2f/s (while %s stays healthy)", from, g.MaxOldRate, to), func(ctx context.Context) error {
 			ctx, cancel := context.WithTimeout(ctx, g.DrainTimeout)
 			defer cancel()
-			t := gate.Traffic{Prober: r.c.Prober, Namespace: r.c.Namespace, Port: podPort(st), Interval: g.Interval, MaxRate: g.MaxOldRate, Log: r.c.Log}
+			t := gate.Traffic{Prober: r.c.Prober, Namespace: st.Namespace, Port: podPort(st), Interval: g.Interval, MaxRate: g.MaxOldRate, Log: r.c.Log}
 			return r.whileHealthy(ctx, soak, to, targets, func(ctx context.Context) error { return t.Drained(ctx, r.colourPods(st, from)) })
 		})
 	}
@@ -347,7 +386,10 @@ func (r *run) verify(ctx context.Context, st *State, from, to Color) error {
 		})
 	}
 	if err == nil {
-		r.record = Progress{}
+		r.record = Progress{Operation: r.res.Operation, From: from, To: to, Step: StepVerified}
+		if err := r.lock.Record(context.WithoutCancel(ctx), r.record); err != nil {
+			return fmt.Errorf("record the verified switch on the lock: %w", err)
+		}
 		return nil
 	}
 	if errors.Is(err, context.Canceled) {
@@ -394,7 +436,7 @@ func (r *run) revert(ctx context.Context, st *State, from, to Color, cause error
 		}
 		ectx, cancel := context.WithTimeout(ctx, r.opts.Gates.DrainTimeout)
 		defer cancel()
-		if err := gate.Endpoints(ectx, r.c.Kube, r.c.Namespace, next.Service.Name, next.Colors[from].Deployment, r.colourPods(next, from), r.c.PollInterval); err != nil {
+		if err := gate.Endpoints(ectx, r.c.Kube, next.Namespace, next.Service.Name, next.Colors[from].Deployment, r.colourPods(next, from), r.c.PollInterval); err != nil {
 			return "", false, err
 		}
 		return fmt.Sprintf("service %s selects %s again", next.Service.Name, from), false, nil
@@ -416,9 +458,24 @@ func (r *run) scheduleScaleDown(ctx context.Context, st *State, from Color) (*St
 			return "", false, err
 		}
 		st = next
+		r.record = Progress{}
 		return fmt.Sprintf("%s scales to zero at %s (`bluegreen finalize`)", from, at.Format(time.RFC3339)), false, nil
 	})
 	return st, err
+}
+
+// finishVerified records the old colour's deadline for a switch that an interrupted run
+// verified and left there, before the operation at hand goes on from the state it leaves.
+func (r *run) finishVerified(ctx context.Context, st *State) (*State, error) {
+	switch phase(st, r.prev, r.c.Clock.Now()) {
+	case PhaseVerified:
+		r.c.Log("%s -> %s was verified by an interrupted %s; recording %s's scale-down deadline first", r.prev.From, r.prev.To, orUnknown(r.prev.Operation), st.Idle)
+		return r.scheduleScaleDown(ctx, st, st.Idle)
+	case PhaseUnverified:
+		return st, nil // the operation verifies it, or refuses
+	}
+	r.record = Progress{} // the values have moved past what was recorded
+	return st, nil
 }
 
 // waitAndFinalize counts down to the deadline, then scales the old colour down.
@@ -460,6 +517,9 @@ func (r *run) scaleDown(ctx context.Context, st *State) (*State, error) {
 		// autoscaler (or replicaCount, already equal) owns its size again.
 		change[string(active)+".replicas"] = nil
 	}
+	if err := r.waitIdle(ctx, st, idle); err != nil {
+		return st, err
+	}
 	err := r.c.step(ctx, r.res, fmt.Sprintf("scale %s to zero", idle), func() (string, bool, error) {
 		next, err := r.c.apply(ctx, st, change, fmt.Sprintf("bluegreen: %s scaled to zero", idle))
 		if err != nil {
@@ -469,6 +529,29 @@ func (r *run) scaleDown(ctx context.Context, st *State) (*State, error) {
 		return "", false, nil
 	})
 	return st, err
+}
+
+// waitIdle waits, as one step, until colour c's pods serve no user request: the streams a switch
+// left on them finish before they are scaled down. A stream still open at the bound is a reason
+// to stop, not to cut it: the colour keeps running and the next finalize tries again.
+func (r *run) waitIdle(ctx context.Context, st *State, c Color) error {
+	bound := r.opts.InFlightTimeout
+	if bound <= 0 || st.Colors[c].Current == 0 {
+		return nil
+	}
+	return r.c.step(ctx, r.res, fmt.Sprintf("wait for %s's in-flight user requests to end (at most %s)", c, bound), func() (string, bool, error) {
+		wctx, cancel := context.WithTimeout(ctx, bound)
+		defer cancel()
+		start := time.Now()
+		t := gate.Traffic{Prober: r.c.Prober, Namespace: st.Namespace, Port: podPort(st), Interval: r.c.PollInterval, Log: r.c.Log}
+		if err := t.Idle(wctx, r.colourPods(st, c)); err != nil {
+			if ctx.Err() != nil {
+				return "", false, err
+			}
+			return "", false, fmt.Errorf("%s still serves user requests, so it was not scaled down (run finalize again, or raise --in-flight-timeout): %w", c, err)
+		}
+		return fmt.Sprintf("none in flight after %s", time.Since(start).Round(time.Millisecond)), false, nil
+	})
 }
 
 // switchBack builds the change that points traffic at colour `to` again, rebasing the values
@@ -510,9 +593,9 @@ func (r *run) colourTargets(st *State, to Color, service string) func(ctx contex
 
 // colourPods lists the pods colour c runs now, for the checks that must follow replaced pods.
 func (r *run) colourPods(st *State, c Color) func(ctx context.Context) ([]corev1.Pod, error) {
-	deployment := st.Colors[c].Deployment
+	deployment, ns := st.Colors[c].Deployment, st.Namespace
 	return func(ctx context.Context) ([]corev1.Pod, error) {
-		d, err := r.c.Kube.AppsV1().Deployments(r.c.Namespace).Get(ctx, deployment, metav1.GetOptions{})
+		d, err := r.c.Kube.AppsV1().Deployments(ns).Get(ctx, deployment, metav1.GetOptions{})
 		if err != nil {
 			return nil, fmt.Errorf("get deployment %s: %w", deployment, err)
 		}

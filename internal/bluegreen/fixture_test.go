@@ -19,6 +19,7 @@ import (
 
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen"
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/fakecluster"
+	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/leasetest"
 )
 
 const (
@@ -64,6 +65,7 @@ func newFixture(t *testing.T, vals map[string]any) *fixture {
 	cfg.PollInterval = 5 * time.Millisecond
 	cfg.ConvergeTimeout = 2 * time.Second
 	cfg.Holder = "test@host pid 1"
+	cfg.LeaseDuration = 2 * time.Second // a dead holder's lease is taken over after 2 s
 	cfg.Clock = f.clk
 	cfg.Log = func(format string, args ...any) { t.Logf(format, args...) }
 	f.cfg = cfg
@@ -114,6 +116,13 @@ func (f *fixture) deploy(tag string) *bluegreen.Deploy {
 	return d
 }
 
+// rollback is a rollback with the test-scale gates.
+func (f *fixture) rollback() *bluegreen.Rollback {
+	rb := bluegreen.NewRollback(f.cfg)
+	fast(&rb.Cutover)
+	return rb
+}
+
 // rel returns the release's latest revision.
 func (f *fixture) rel() *release.Release {
 	f.t.Helper()
@@ -160,6 +169,13 @@ func (f *fixture) history() []string {
 		out = append(out, r.Info.Description)
 	}
 	return out
+}
+
+// holdLease makes holder a live run on the lease: it renews it every 100 ms, with its own
+// clock, until the test ends.
+func (f *fixture) holdLease(holder, operation string) {
+	f.t.Helper()
+	leasetest.Hold(f.t, f.cl.Kube.CoordinationV1().Leases(testNS), "bluegreen-"+testRelease, holder, operation)
 }
 
 func (f *fixture) leaseExists() bool {

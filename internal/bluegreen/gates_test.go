@@ -3,6 +3,8 @@ package bluegreen_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -283,4 +285,69 @@ func leaveAfterFourScrapes(scrape int) float64 {
 		return 2
 	}
 	return 0
+}
+
+// TestANewColourThatFailsBeforeItsEndpointsSettleIsSwitchedBackAtOnce: the kubelet takes green's
+// pods out of the endpoints as soon as they fail (a fast readiness probe), so the endpoints never
+// become green's. The endpoints check sees no green pod Ready and switches back at once, not after the drain
+// timeout.
+func TestANewColourThatFailsBeforeItsEndpointsSettleIsSwitchedBackAtOnce(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, nil)
+	f.cl.Respond = func(p fakecluster.Probe) (int, bool) {
+		return 503, p.Active == "green" && p.Color == "green" && p.Path == "/ready"
+	}
+	var reconcileErr error
+	f.cfg.Log = func(format string, args ...any) {
+		line := fmt.Sprintf(format, args...)
+		t.Log(line)
+		if strings.HasPrefix(line, "==> verify: service ai-assistant endpoints") {
+			f.cl.NotReady["green"] = true // the kubelet's probe failed: out of the endpoints
+			reconcileErr = f.cl.Reconcile()
+		}
+	}
+	d := f.deploy("2.0.0")
+	d.Gates.DrainTimeout = time.Minute
+	began := time.Now()
+	_, err := d.Run(context.Background())
+	require.NoError(t, reconcileErr)
+	require.ErrorIs(t, err, bluegreen.ErrReverted)
+	assert.Less(t, time.Since(began), 30*time.Second, "switched back at once, not after the 1m drain timeout")
+	assert.Equal(t, "blue", f.serviceColor())
+}
+
+// TestItWarnsWhenTheKubeletWouldOutrunTheSwitchBack: a readiness probe that takes a failing
+// pod out of the endpoints sooner than the post-switch check can switch back leaves the
+// Service with no ready endpoint in between; the command says so, naming the probe and the
+// values to change. A probe that leaves the check time enough gets no warning.
+func TestItWarnsWhenTheKubeletWouldOutrunTheSwitchBack(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name  string
+		probe map[string]any // readinessProbe values over the chart's
+		warn  string
+	}{
+		{"the chart's probe leaves time enough", nil, ""},
+		{"a second's grace is enough for these gates", map[string]any{"periodSeconds": 1, "failureThreshold": 2}, ""},
+		{"one failure takes the pod out at once", map[string]any{"periodSeconds": 1, "failureThreshold": 1},
+			"green's readiness probe (every 1s, failureThreshold 1) can take a failing pod out of the endpoints 0s after it starts failing"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var vals map[string]any
+			if tc.probe != nil {
+				vals = map[string]any{"readinessProbe": tc.probe}
+			}
+			f := newFixture(t, vals)
+			res, err := f.deploy("2.0.0").Run(context.Background())
+			require.NoError(t, err)
+			if tc.warn == "" {
+				assert.Empty(t, res.Warnings)
+				return
+			}
+			require.Len(t, res.Warnings, 1)
+			assert.Contains(t, res.Warnings[0], tc.warn)
+			assert.Contains(t, res.Warnings[0], "raise green.readinessProbe.failureThreshold or periodSeconds, or lower --failure-limit or --gate-interval")
+		})
+	}
 }

@@ -27,6 +27,8 @@ type GitOpsStore struct {
 	// Chart supplies the defaults the file does not set.
 	Chart   *chart.Chart
 	Release string
+	// Namespace is the application's destination namespace (namespaceOverride wins over it).
+	Namespace string
 	// Print, when set, receives each change as a values snippet instead of the file.
 	Print io.Writer
 	// AfterWrite runs after each edit of the file: commit and push it, typically.
@@ -59,7 +61,7 @@ func (g *GitOpsStore) Load(_ context.Context) (*Snapshot, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read values file %s: %w", g.ValuesFile, err)
 	}
-	return &Snapshot{Chart: g.Chart, User: user, Values: v, Fullname: fullname(g.Release, g.Chart, user)}, nil
+	return &Snapshot{Chart: g.Chart, User: user, Values: v, Fullname: fullnameOf(g.Release, g.Chart, user), Namespace: objectNamespace(g.Namespace, g.Chart, user)}, nil
 }
 
 // Apply writes the change into the file, keeping its comments and order, or prints it.

@@ -52,7 +52,7 @@ func gitopsFixture(t *testing.T) (*fixture, *bluegreen.GitOpsStore) {
 	require.NoError(t, err)
 	file := filepath.Join(t.TempDir(), "values-prod.yaml")
 	require.NoError(t, os.WriteFile(file, []byte(gitopsValues), 0o644))
-	store := &bluegreen.GitOpsStore{ValuesFile: file, Chart: ch, Release: testRelease}
+	store := &bluegreen.GitOpsStore{ValuesFile: file, Chart: ch, Release: testRelease, Namespace: testNS}
 	f.cfg.Store = store
 	return f, store
 }

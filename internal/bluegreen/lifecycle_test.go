@@ -3,7 +3,9 @@ package bluegreen_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -278,4 +280,150 @@ func TestAFailedUpgradeLeavesTheDeployedValuesInCharge(t *testing.T) {
 	_, err = f.deploy("2.0.0").Run(context.Background())
 	require.NoError(t, err, "the next run starts from the deployed revision")
 	assert.Equal(t, "green", f.serviceColor())
+}
+
+// An upgrade can patch the Service and then fail on another object. The release then keeps
+// the previous values while traffic runs on the new colour: the command must read that, not
+// the values, and put traffic back.
+func TestASwitchUpgradeThatFailsHalfwayIsSwitchedBack(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, nil)
+	d := f.deploy("2.0.0")
+	upgradesBefore := len(f.history())
+	f.cfg.Log = func(format string, args ...any) {
+		// Fail the switch's upgrade after it applied: the step's first line is logged just
+		// before the upgrade starts.
+		if strings.HasPrefix(format, "==> %s") && strings.HasPrefix(fmt.Sprint(args...), "switch service") {
+			f.cl.FailNext(fakecluster.Failure{Err: errors.New(`poddisruptionbudgets "x" is forbidden`), AfterApply: true})
+		}
+	}
+	res, err := d.Run(context.Background())
+	require.ErrorIs(t, err, bluegreen.ErrReverted)
+	assert.Contains(t, err.Error(), "the switch's upgrade failed after service ai-assistant moved to green")
+	assert.Equal(t, "blue", f.serviceColor(), "traffic went back to what the release says")
+	assert.Equal(t, "blue", f.value("activeColor"))
+	require.NotNil(t, res.Status)
+	assert.Equal(t, bluegreen.PhasePreview, res.Status.Phase, "green stays up for inspection, not serving")
+	assert.False(t, f.leaseExists(), "nothing is left to resume")
+	assert.Greater(t, len(f.history()), upgradesBefore+2, "the switch and the switch back were both upgrades")
+}
+
+// When the switch back fails too, status tells the truth: traffic is on green although the
+// values say blue, and the next steps are the two that make them agree.
+func TestASplitReleaseIsReportedAsItIsAndAbortMendsIt(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, nil)
+	d := f.deploy("2.0.0")
+	f.cfg.Log = func(format string, args ...any) {
+		if strings.HasPrefix(format, "==> %s") && strings.HasPrefix(fmt.Sprint(args...), "switch service") {
+			f.cl.FailNext(
+				fakecluster.Failure{Err: errors.New("the switch: refused halfway"), AfterApply: true},
+				fakecluster.Failure{Err: errors.New("the switch back: refused before it applied")})
+		}
+	}
+	res, err := d.Run(context.Background())
+	require.ErrorIs(t, err, bluegreen.ErrRevertFailed)
+	assert.Equal(t, "green", f.serviceColor(), "the switch back never applied")
+	require.NotNil(t, res.Status)
+	assert.Equal(t, bluegreen.PhaseSplit, res.Status.Phase, "not preview: traffic runs on green")
+	assert.Equal(t, "green", res.Status.Service.Color)
+	next := strings.Join(res.Status.Next, "\n")
+	assert.Contains(t, next, "abort ai-assistant      # point service ai-assistant back at blue")
+	assert.Contains(t, next, "promote ai-assistant    # switch to green")
+
+	f.cfg.Log = func(format string, args ...any) { t.Logf(format, args...) }
+	_, err = f.deploy("3.0.0").Run(context.Background())
+	require.ErrorIs(t, err, bluegreen.ErrBadInput, "a deploy would roll green while it serves")
+	assert.Contains(t, err.Error(), "service ai-assistant selects green while the values name blue")
+	assert.Equal(t, "green", f.serviceColor())
+
+	_, err = bluegreen.NewAbort(f.cfg).Run(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, "blue", f.serviceColor())
+	s := f.status()
+	assert.Equal(t, bluegreen.PhaseStable, s.Phase)
+	assert.False(t, f.leaseExists())
+}
+
+// A switch whose upgrade fails before it applies leaves traffic where it was, and says so.
+func TestASwitchUpgradeThatFailsBeforeApplyingSaysTrafficStayed(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, nil)
+	d := f.deploy("2.0.0")
+	f.cfg.Log = func(format string, args ...any) {
+		if strings.HasPrefix(format, "==> %s") && strings.HasPrefix(fmt.Sprint(args...), "switch service") {
+			f.cl.FailNext(fakecluster.Failure{Err: errors.New("admission webhook denied the request")})
+		}
+	}
+	res, err := d.Run(context.Background())
+	require.Error(t, err)
+	assert.NotErrorIs(t, err, bluegreen.ErrReverted)
+	assert.Contains(t, err.Error(), "service ai-assistant stays on blue")
+	assert.Equal(t, "blue", f.serviceColor())
+	require.NotNil(t, res.Status)
+	assert.Equal(t, bluegreen.PhasePreview, res.Status.Phase)
+	assert.False(t, f.leaseExists(), "no switch happened, so none is recorded")
+}
+
+// TestFinalizeWaitsForStreamsToEnd: chat streams a switch left on blue keep its pods busy; finalize
+// scales blue down only once they report none in flight, and says it waited.
+func TestFinalizeWaitsForStreamsToEnd(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, nil)
+	_, err := f.deploy("2.0.0").Run(context.Background())
+	require.NoError(t, err)
+	var mu sync.Mutex
+	streams := map[string]int{} // each blue pod ends one stream per /health read, from 3
+	f.cl.InFlight = func(p fakecluster.Probe) float64 {
+		mu.Lock()
+		defer mu.Unlock()
+		if p.Color != "blue" {
+			return 0
+		}
+		n, seen := streams[p.Name]
+		if !seen {
+			n = 3
+		} else if n > 0 {
+			n--
+		}
+		streams[p.Name] = n
+		return float64(n)
+	}
+	logged := f.captureLog()
+	fin := bluegreen.NewFinalize(f.cfg)
+	fin.Now = true
+	res, err := fin.Run(context.Background())
+	require.NoError(t, err)
+	assert.EqualValues(t, 0, f.value("blue.replicas"))
+	assert.Equal(t, "done", stepOutcome(res, "wait for blue's in-flight user requests to end"))
+	assert.Contains(t, logged(), "user requests in flight (ai-assistant-blue-")
+	mu.Lock()
+	defer mu.Unlock()
+	require.NotEmpty(t, streams)
+	for pod, n := range streams {
+		assert.Zero(t, n, "pod %s was scaled down with streams open", pod)
+	}
+}
+
+// A stream that outlasts the bound keeps the old colour up: finalize says why and changes nothing.
+func TestFinalizeKeepsAColourThatStillStreams(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, nil)
+	_, err := f.deploy("2.0.0").Run(context.Background())
+	require.NoError(t, err)
+	f.cl.InFlight = func(p fakecluster.Probe) float64 {
+		if p.Color == "blue" {
+			return 1
+		}
+		return 0
+	}
+	revision := f.rel().Version
+	fin := bluegreen.NewFinalize(f.cfg)
+	fin.Now, fin.InFlightTimeout = true, 300*time.Millisecond
+	_, err = fin.Run(context.Background())
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "blue still serves user requests, so it was not scaled down")
+	assert.Contains(t, err.Error(), "user requests in flight")
+	assert.Equal(t, revision, f.rel().Version, "no upgrade")
+	assert.Equal(t, bluegreen.PhaseRollbackReady, f.status().Phase, "blue stays up, with its deadline, for the next finalize")
 }

@@ -2,15 +2,23 @@ package bluegreen
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/go-logr/logr"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
+	leasesv1 "k8s.io/client-go/kubernetes/typed/coordination/v1"
+	"k8s.io/client-go/tools/leaderelection"
+	rl "k8s.io/client-go/tools/leaderelection/resourcelock"
 	"k8s.io/client-go/util/retry"
+	"k8s.io/klog/v2"
 )
 
 // Annotations on the lock's Lease that record an operation's progress, so a run
@@ -22,8 +30,15 @@ const (
 	annStep      = "bluegreen.ai-assistant.io/step"
 )
 
-// StepSwitched marks a switch whose verification has not finished yet.
-const StepSwitched = "switched"
+// Steps an operation records on the lock while the values alone do not show where it is.
+const (
+	// StepSwitched marks a switch whose verification has not finished yet.
+	StepSwitched = "switched"
+	// StepVerified marks a verified switch whose old colour has no scale-down deadline yet:
+	// without it, an interrupt there would leave the old colour running with nothing to
+	// say it is the previous version, and it would read as a deploy waiting to be promoted.
+	StepVerified = "verified"
+)
 
 // Progress is what an operation recorded about itself on the lock.
 type Progress struct {
@@ -42,18 +57,17 @@ type LockInfo struct {
 	Progress Progress  `json:"progress"`
 }
 
-// lock is a coordination.k8s.io Lease named after the release: one run at a time.
+// lock is the release's Lease, held through client-go's leader election: one run at a time,
+// renewed in the background, and taken from a killed run only once this run has watched it go
+// a whole lease duration without a renewal (the holder's clock is never compared with ours).
+// Losing it cancels the run's context, so the run stops before its next step.
 type lock struct {
-	kube     kubernetes.Interface
-	ns, name string
-	holder   string
-	duration time.Duration
-	now      func() time.Time
+	lease *progressLease
+	name  string
 
-	mu     sync.Mutex
-	stop   chan struct{}
-	done   chan struct{}
-	record Progress
+	stopElector context.CancelFunc
+	electorDone chan struct{}
+	releasing   atomic.Bool
 }
 
 func leaseName(releaseName string) string { return "bluegreen-" + releaseName }
@@ -70,6 +84,9 @@ func readLock(ctx context.Context, kube kubernetes.Interface, ns, releaseName st
 	return lockInfo(l, now), nil
 }
 
+// lockInfo is what status shows of a lease. Its expiry is the holder's last renewal plus the
+// lease's duration, as the holder's clock wrote it: a hint for people. Taking the lock never
+// relies on it.
 func lockInfo(l *coordinationv1.Lease, now time.Time) *LockInfo {
 	info := &LockInfo{Lease: l.Name, Progress: progressOf(l)}
 	if l.Spec.HolderIdentity != nil {
@@ -87,55 +104,82 @@ func progressOf(l *coordinationv1.Lease) Progress {
 	return Progress{Operation: a[annOperation], From: Color(a[annFrom]), To: Color(a[annTo]), Step: a[annStep]}
 }
 
-// acquireLock takes the lease, or refuses naming its holder. A lease whose holder
-// stopped renewing (killed) is taken over; its progress record is returned so the
-// new run can resume.
-func acquireLock(ctx context.Context, kube kubernetes.Interface, ns, releaseName, holder, operation string, duration time.Duration, now func() time.Time) (*lock, Progress, error) {
-	l := &lock{kube: kube, ns: ns, name: leaseName(releaseName), holder: holder, duration: duration, now: now}
-	leases := kube.CoordinationV1().Leases(ns)
-	t := metav1.NewMicroTime(now())
-	secs := int32(duration / time.Second)
-	existing, err := leases.Get(ctx, l.name, metav1.GetOptions{})
-	switch {
-	case apierrors.IsNotFound(err):
-		lease := &coordinationv1.Lease{
-			ObjectMeta: metav1.ObjectMeta{Name: l.name, Namespace: ns, Annotations: map[string]string{annOperation: operation}},
-			Spec:       coordinationv1.LeaseSpec{HolderIdentity: &holder, LeaseDurationSeconds: &secs, AcquireTime: &t, RenewTime: &t},
-		}
-		if _, err := leases.Create(ctx, lease, metav1.CreateOptions{}); err != nil {
-			if apierrors.IsAlreadyExists(err) {
-				return nil, Progress{}, fmt.Errorf("%w: lease %s was taken by another run just now", ErrLocked, l.name)
-			}
-			return nil, Progress{}, fmt.Errorf("create lease %s: %w", l.name, err)
-		}
-		l.record = Progress{Operation: operation}
-	case err != nil:
-		return nil, Progress{}, fmt.Errorf("get lease %s: %w", l.name, err)
-	default:
-		info := lockInfo(existing, now())
-		if info.Held {
-			return nil, Progress{}, fmt.Errorf("%w: %s is running %s on release %s (lease %s/%s, expires %s unless renewed)",
-				ErrLocked, info.Holder, orUnknown(info.Progress.Operation), releaseName, ns, l.name, info.Expires.UTC().Format(time.RFC3339))
-		}
-		prev := info.Progress
-		existing.Spec.HolderIdentity, existing.Spec.LeaseDurationSeconds = &holder, &secs
-		existing.Spec.AcquireTime, existing.Spec.RenewTime = &t, &t
-		// The update carries the read resourceVersion: two runs racing for an
-		// expired lease cannot both win.
-		if _, err := leases.Update(ctx, existing, metav1.UpdateOptions{}); err != nil {
-			if apierrors.IsConflict(err) {
-				return nil, Progress{}, fmt.Errorf("%w: lease %s was taken by another run just now", ErrLocked, l.name)
-			}
-			return nil, Progress{}, fmt.Errorf("take over lease %s: %w", l.name, err)
-		}
-		l.record = prev
-		l.stop, l.done = make(chan struct{}), make(chan struct{})
-		go l.renew()
-		return l, prev, nil
+// acquireLock takes the lease, or refuses naming its holder once it has seen that holder renew
+// it. A lease nobody renews for its whole duration (its run was killed) is taken over, and the
+// progress that run recorded is returned so this one can resume it. The returned context is
+// ctx, cancelled with an ErrLocked cause if the lease is lost.
+func acquireLock(ctx context.Context, kube kubernetes.Interface, ns, releaseName, holder, operation string, duration time.Duration, log func(string, ...any)) (*lock, context.Context, Progress, error) {
+	pl := &progressLease{leases: kube.CoordinationV1().Leases(ns), ns: ns, name: leaseName(releaseName), identity: holder, operation: operation}
+	l := &lock{lease: pl, name: pl.name, electorDone: make(chan struct{})}
+	runCtx, cancelRun := context.WithCancelCause(ctx)
+	acquired := make(chan struct{})
+	// The kube-controller-manager's proportions (15 s, 10 s, 2 s), scaled to the duration.
+	renewDeadline, retryPeriod := duration*2/3, max(duration/10, 100*time.Millisecond)
+	elector, err := leaderelection.NewLeaderElector(leaderelection.LeaderElectionConfig{
+		Lock:          pl,
+		Name:          pl.name,
+		LeaseDuration: duration,
+		RenewDeadline: renewDeadline,
+		RetryPeriod:   retryPeriod,
+		Callbacks: leaderelection.LeaderCallbacks{
+			OnStartedLeading: func(context.Context) { close(acquired) },
+			OnStoppedLeading: func() {
+				if !l.releasing.Load() {
+					cancelRun(fmt.Errorf("%w: lost lease %s/%s (not renewed within %s, or taken by another run): stopped before the next step", ErrLocked, ns, pl.name, renewDeadline))
+				}
+			},
+		},
+	})
+	if err != nil {
+		cancelRun(nil)
+		return nil, nil, Progress{}, fmt.Errorf("lease %s: %w", pl.name, err)
 	}
-	l.stop, l.done = make(chan struct{}), make(chan struct{})
-	go l.renew()
-	return l, Progress{}, nil
+	// The elector outlives an interrupt of ctx: the lease stays held until Release, which
+	// records where the interrupted run stopped. Its own log lines are not the command's.
+	electorCtx, stop := context.WithCancel(klog.NewContext(context.WithoutCancel(ctx), logr.Discard()))
+	l.stopElector = stop
+	go func() {
+		defer close(l.electorDone)
+		elector.Run(electorCtx)
+	}()
+	said := ""
+	// A dead holder's lease is taken within a lease duration and a retry; an API server that
+	// keeps failing (the elector only retries) is reported once twice that has passed.
+	bound, cancelBound := context.WithTimeout(ctx, 2*duration+retryPeriod)
+	defer cancelBound()
+	err = wait.PollUntilContextCancel(bound, retryPeriod/2, true, func(context.Context) (bool, error) {
+		select {
+		case <-acquired:
+			return true, nil
+		default:
+		}
+		if who, op := pl.renewedBy(); who != "" {
+			return false, fmt.Errorf("%w: %s is running %s on release %s (lease %s/%s, renewed while this run watched it)",
+				ErrLocked, who, orUnknown(op), releaseName, ns, pl.name)
+		}
+		if who, op := pl.heldBy(); who != "" && who != said {
+			log("  lease %s/%s is held by %s (%s): taken over if it is not renewed for %s", ns, pl.name, who, orUnknown(op), duration)
+			said = who
+		}
+		return false, nil
+	})
+	if err != nil {
+		l.stop()
+		cancelRun(nil)
+		switch {
+		case ctx.Err() != nil:
+			err = context.Cause(ctx)
+		case bound.Err() != nil:
+			if last := pl.lastError(); last != nil {
+				err = fmt.Errorf("take lease %s/%s: gave up after %s: %w", ns, pl.name, 2*duration+retryPeriod, last)
+			} else {
+				who, op := pl.heldBy()
+				err = fmt.Errorf("%w: %s is running %s on release %s (lease %s/%s, not given up within %s)", ErrLocked, who, orUnknown(op), releaseName, ns, pl.name, 2*duration+retryPeriod)
+			}
+		}
+		return nil, nil, Progress{}, err
+	}
+	return l, runCtx, pl.takenOver(), nil
 }
 
 func orUnknown(s string) string {
@@ -145,29 +189,216 @@ func orUnknown(s string) string {
 	return s
 }
 
-// renew keeps the lease ours while the run goes on.
-func (l *lock) renew() {
-	defer close(l.done)
-	t := time.NewTicker(l.duration / 3)
-	defer t.Stop()
-	for {
-		select {
-		case <-l.stop:
-			return
-		case <-t.C:
-			ctx, cancel := context.WithTimeout(context.Background(), l.duration/3)
-			_ = l.update(ctx, func(*coordinationv1.Lease) {}) // a missed renewal is retried on the next tick
-			cancel()
+// stop ends the elector's renewals and waits for it to return.
+func (l *lock) stop() {
+	l.releasing.Store(true)
+	l.stopElector()
+	<-l.electorDone
+}
+
+// Record stores progress on the lease, while this run holds it.
+func (l *lock) Record(ctx context.Context, p Progress) error { return l.lease.record(ctx, p) }
+
+// Release ends the run's hold. finished deletes the lease and its record: the release is
+// consistent. Otherwise the record stays for the next run to resume and only the holder is
+// cleared, so that run need not wait for expiry. Either is done only to a lease this run
+// still holds, with the resourceVersion it read as a precondition: a lease another run took
+// over is left to it.
+func (l *lock) Release(finished bool) error {
+	l.stop()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	pl := l.lease
+	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		lease, err := pl.leases.Get(ctx, pl.name, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			return nil
 		}
+		if err != nil {
+			return fmt.Errorf("get lease %s: %w", pl.name, err)
+		}
+		if h := holderOf(lease); h != pl.identity {
+			return fmt.Errorf("%w: lease %s is held by %q now, not by this run: left as it is", ErrLocked, pl.name, h)
+		}
+		if finished {
+			err = pl.leases.Delete(ctx, pl.name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &lease.UID, ResourceVersion: &lease.ResourceVersion}})
+			if err != nil && !apierrors.IsNotFound(err) {
+				return err
+			}
+			return nil
+		}
+		empty := ""
+		lease.Spec.HolderIdentity = &empty
+		_, err = pl.leases.Update(ctx, lease, metav1.UpdateOptions{})
+		return err
+	})
+}
+
+func holderOf(l *coordinationv1.Lease) string {
+	if l.Spec.HolderIdentity == nil {
+		return ""
+	}
+	return *l.Spec.HolderIdentity
+}
+
+// progressLease is a resourcelock.Interface on a Lease that also carries the operation's
+// progress in its annotations. client-go's LeaseLock cannot: it keeps its own copy of the
+// object, so a progress update made beside it would make its renewals conflict, or be undone.
+// Here the renewals and the progress go through one cached object, one writer at a time. It
+// also notes what it saw of other holders, so a refusal can say who renewed the lease.
+type progressLease struct {
+	leases             leasesv1.LeaseInterface
+	ns, name, identity string
+	operation          string
+
+	mu    sync.Mutex
+	lease *coordinationv1.Lease // as last read or written
+	taken Progress              // what the lease recorded when this run took it over
+	first *rl.LeaderElectionRecord
+	alive string // another holder seen renewing, or taking, the lease
+	op    string
+	last  error // the last API error, which the elector only retries
+}
+
+var _ rl.Interface = (*progressLease)(nil)
+
+func (p *progressLease) Get(ctx context.Context) (*rl.LeaderElectionRecord, []byte, error) {
+	lease, err := p.leases.Get(ctx, p.name, metav1.GetOptions{})
+	if err != nil {
+		if !apierrors.IsNotFound(err) {
+			p.noteError(fmt.Errorf("get lease %s: %w", p.name, err))
+		}
+		return nil, nil, err
+	}
+	rec := rl.LeaseSpecToLeaderElectionRecord(&lease.Spec)
+	raw, err := json.Marshal(*rec)
+	if err != nil {
+		return nil, nil, err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.lease = lease
+	p.observe(rec, progressOf(lease).Operation)
+	return rec, raw, nil
+}
+
+// observe notes another holder that renewed the lease (or took it) since this run first read it.
+func (p *progressLease) observe(rec *rl.LeaderElectionRecord, op string) {
+	if rec.HolderIdentity == "" || rec.HolderIdentity == p.identity {
+		return
+	}
+	if p.first == nil {
+		p.first = rec
+		p.op = op
+		return
+	}
+	if rec.HolderIdentity != p.first.HolderIdentity || !rec.RenewTime.Equal(&p.first.RenewTime) {
+		p.alive, p.op = rec.HolderIdentity, op
 	}
 }
 
-// Record stores progress on the lease.
-func (l *lock) Record(ctx context.Context, p Progress) error {
-	return l.update(ctx, func(lease *coordinationv1.Lease) {
-		setProgress(lease, p)
+func (p *progressLease) Create(ctx context.Context, ler rl.LeaderElectionRecord) error {
+	lease, err := p.leases.Create(ctx, &coordinationv1.Lease{
+		ObjectMeta: metav1.ObjectMeta{Name: p.name, Namespace: p.ns, Annotations: map[string]string{annOperation: p.operation}},
+		Spec:       rl.LeaderElectionRecordToLeaseSpec(&ler),
+	}, metav1.CreateOptions{})
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err != nil {
+		if !apierrors.IsAlreadyExists(err) {
+			p.last = fmt.Errorf("create lease %s: %w", p.name, err)
+		}
+		return err
+	}
+	p.lease, p.last = lease, nil
+	return nil
+}
+
+func (p *progressLease) Update(ctx context.Context, ler rl.LeaderElectionRecord) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.lease == nil {
+		return fmt.Errorf("lease %s not read yet", p.name)
+	}
+	next := p.lease.DeepCopy()
+	takeover := holderOf(next) != p.identity
+	next.Spec = rl.LeaderElectionRecordToLeaseSpec(&ler)
+	updated, err := p.leases.Update(ctx, next, metav1.UpdateOptions{})
+	if err != nil {
+		if !apierrors.IsConflict(err) {
+			p.last = fmt.Errorf("update lease %s: %w", p.name, err)
+		}
+		return err
+	}
+	p.last = nil
+	if takeover {
+		p.taken = progressOf(p.lease)
+	}
+	p.lease = updated
+	return nil
+}
+
+// record writes progress onto the lease; it fails with ErrLocked once another run holds it.
+func (p *progressLease) record(ctx context.Context, prog Progress) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		if p.lease == nil || holderOf(p.lease) != p.identity {
+			return fmt.Errorf("%w: lease %s is no longer held by %s", ErrLocked, p.name, p.identity)
+		}
+		next := p.lease.DeepCopy()
+		setProgress(next, prog)
+		updated, err := p.leases.Update(ctx, next, metav1.UpdateOptions{})
+		if apierrors.IsConflict(err) {
+			if fresh, gerr := p.leases.Get(ctx, p.name, metav1.GetOptions{}); gerr == nil {
+				p.lease = fresh
+			}
+			return err
+		}
+		if err != nil {
+			return fmt.Errorf("record progress on lease %s: %w", p.name, err)
+		}
+		p.lease = updated
+		return nil
 	})
 }
+
+func (p *progressLease) noteError(err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.last = err
+}
+
+func (p *progressLease) lastError() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.last
+}
+
+func (p *progressLease) renewedBy() (holder, operation string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.alive, p.op
+}
+
+func (p *progressLease) heldBy() (holder, operation string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.first == nil {
+		return "", ""
+	}
+	return p.first.HolderIdentity, p.op
+}
+
+func (p *progressLease) takenOver() Progress {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.taken
+}
+
+func (p *progressLease) RecordEvent(string) {}
+func (p *progressLease) Identity() string   { return p.identity }
+func (p *progressLease) Describe() string   { return p.ns + "/" + p.name }
 
 func setProgress(lease *coordinationv1.Lease, p Progress) {
 	if lease.Annotations == nil {
@@ -180,47 +411,4 @@ func setProgress(lease *coordinationv1.Lease, p Progress) {
 			lease.Annotations[k] = v
 		}
 	}
-}
-
-func (l *lock) update(ctx context.Context, mutate func(*coordinationv1.Lease)) error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	leases := l.kube.CoordinationV1().Leases(l.ns)
-	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		lease, err := leases.Get(ctx, l.name, metav1.GetOptions{})
-		if err != nil {
-			return fmt.Errorf("get lease %s: %w", l.name, err)
-		}
-		if lease.Spec.HolderIdentity == nil || *lease.Spec.HolderIdentity != l.holder {
-			return fmt.Errorf("%w: lease %s is no longer held by %s", ErrLocked, l.name, l.holder)
-		}
-		mutate(lease)
-		t := metav1.NewMicroTime(l.now())
-		lease.Spec.RenewTime = &t
-		if _, err := leases.Update(ctx, lease, metav1.UpdateOptions{}); err != nil {
-			return err
-		}
-		return nil
-	})
-}
-
-// Release ends the run's hold. finished deletes the lease and its record: the
-// release is consistent. Otherwise the record stays for the next run to resume and
-// only the holder is cleared, so that run need not wait for expiry.
-func (l *lock) Release(finished bool) error {
-	close(l.stop)
-	<-l.done
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if finished {
-		err := l.kube.CoordinationV1().Leases(l.ns).Delete(ctx, l.name, metav1.DeleteOptions{})
-		if err != nil && !apierrors.IsNotFound(err) {
-			return fmt.Errorf("delete lease %s: %w", l.name, err)
-		}
-		return nil
-	}
-	return l.update(ctx, func(lease *coordinationv1.Lease) {
-		empty := ""
-		lease.Spec.HolderIdentity = &empty
-	})
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen"
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/fakecluster"
@@ -74,4 +75,42 @@ func TestHistoryKeepsTenCutovers(t *testing.T) {
 	_, err := f.deploy("2.0.0").Run(context.Background())
 	require.NoError(t, err)
 	assert.Len(t, f.history(), 3, "the bound reaches Helm")
+}
+
+// TestObjectsInTheOverriddenNamespace: with namespaceOverride the chart's objects live in
+// another namespace than the release. The command finds them there (from the release's
+// manifest), deploys through them, and keeps its lock beside the release.
+func TestObjectsInTheOverriddenNamespace(t *testing.T) {
+	t.Parallel()
+	cl := fakecluster.New("apps")
+	cl.ReleaseNamespace = "platform"
+	require.NoError(t, cl.LoadImage("docker.io/library/ai-assistant:2.0.0"))
+	require.NoError(t, cl.Install(testRelease, chartDir(t), map[string]any{
+		"image":             map[string]any{"repository": repo, "tag": "1.0.0"},
+		"namespaceOverride": "apps",
+	}))
+	cfg := bluegreen.NewConfiguration(bluegreen.NewHelmStore(cl.Helm, testRelease, "platform"), cl.Kube, cl, testRelease, "platform")
+	cfg.PollInterval = 5 * time.Millisecond
+	cfg.Holder = "test@host pid 1"
+	cfg.Log = t.Logf
+
+	s, err := bluegreen.NewStatus(cfg).Run(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, "apps", s.ObjectNamespace)
+	assert.True(t, s.Colors[bluegreen.Blue].Exists && s.Service.Exists, "blue and its Service found in apps")
+
+	d := bluegreen.NewDeploy(cfg)
+	d.Tag = "2.0.0"
+	fast(&d.Cutover)
+	_, err = d.Run(context.Background())
+	require.NoError(t, err)
+	svc, err := cl.Kube.CoreV1().Services("apps").Get(context.Background(), testRelease, metav1.GetOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, "green", svc.Spec.Selector["color"], "the Service in apps was switched")
+	for _, p := range cl.Probes() {
+		require.NotEmpty(t, p.Color, "probe %s %s reached a pod of the release", p.Kind, p.Name)
+	}
+	leases, err := cl.Kube.CoordinationV1().Leases("apps").List(context.Background(), metav1.ListOptions{})
+	require.NoError(t, err)
+	assert.Empty(t, leases.Items, "the lock lives beside the release, not among the objects")
 }

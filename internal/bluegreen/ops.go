@@ -11,6 +11,7 @@ import (
 	"helm.sh/helm/v3/pkg/chartutil"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/gate"
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/snapshot"
 )
 
@@ -75,7 +76,10 @@ func (d *Deploy) Run(ctx context.Context) (*Result, error) {
 	case d.Digest != "" && !digestPattern.MatchString(d.Digest):
 		return d.badInput(ctx, res, fmt.Sprintf("image digest %q is not sha256:<64 hex>", d.Digest))
 	}
-	return c.operate(ctx, res, d.Cutover, func(r *run, st *State) error {
+	return c.operate(ctx, res, d.Cutover, func(ctx context.Context, r *run, st *State) error {
+		if st.split() {
+			return splitError(st)
+		}
 		extra, staged, err := d.stage(st)
 		if err != nil {
 			return err
@@ -176,31 +180,12 @@ func (c *Configuration) imageOnNodes(ctx context.Context, image string) error {
 	if err != nil {
 		return fmt.Errorf("list nodes to find image %s: %w", image, err)
 	}
-	want := imageNames(image)
-	for _, n := range nodes.Items {
-		for _, img := range n.Status.Images {
-			for _, name := range img.Names {
-				if want[name] {
-					return nil
-				}
-			}
+	for i := range nodes.Items {
+		if gate.NodeHasImage(&nodes.Items[i], image) {
+			return nil
 		}
 	}
 	return fmt.Errorf("%w: image %s is on none of the %d nodes (load it, or drop --require-image-on-node if the nodes can pull it)", ErrBadInput, image, len(nodes.Items))
-}
-
-// imageNames lists the spellings a runtime may report for one reference.
-func imageNames(ref string) map[string]bool {
-	names := map[string]bool{ref: true}
-	first, _, hasSlash := strings.Cut(ref, "/")
-	domainless := !hasSlash || (!strings.ContainsAny(first, ".:") && first != "localhost")
-	if domainless {
-		names["docker.io/"+ref] = true
-		if !hasSlash {
-			names["docker.io/library/"+ref] = true
-		}
-	}
-	return names
 }
 
 // Promote switches to an already deployed idle colour through the same gates.
@@ -216,7 +201,7 @@ func NewPromote(cfg *Configuration) *Promote { return &Promote{cfg: cfg, Cutover
 func (p *Promote) Run(ctx context.Context) (*Result, error) {
 	c := p.cfg
 	res := c.newResult("promote")
-	return c.operate(ctx, res, p.Cutover, func(r *run, st *State) error {
+	return c.operate(ctx, res, p.Cutover, func(ctx context.Context, r *run, st *State) error {
 		switch phase(st, r.prev, c.Clock.Now()) {
 		case PhaseUnverified:
 			return r.afterSwitch(ctx, st, st.Idle, st.Active)
@@ -244,8 +229,10 @@ func NewRollback(cfg *Configuration) *Rollback { return &Rollback{cfg: cfg, Cuto
 func (rb *Rollback) Run(ctx context.Context) (*Result, error) {
 	c := rb.cfg
 	res := c.newResult("rollback")
-	return c.operate(ctx, res, rb.Cutover, func(r *run, st *State) error {
+	return c.operate(ctx, res, rb.Cutover, func(ctx context.Context, r *run, st *State) error {
 		switch phase(st, r.prev, c.Clock.Now()) {
+		case PhaseSplit:
+			return splitError(st)
 		case PhasePreview:
 			return fmt.Errorf("%w: %s holds an unpromoted deploy (%s), not the previous version (use promote or abort)", ErrBadInput, st.Idle, st.Colors[st.Idle].Image)
 		case PhaseUnverified:
@@ -270,30 +257,49 @@ func NewAbort(cfg *Configuration) *Abort { return &Abort{cfg: cfg} }
 func (a *Abort) Run(ctx context.Context) (*Result, error) {
 	c := a.cfg
 	res := c.newResult("abort")
-	return c.operate(ctx, res, defaultCutover(), func(r *run, st *State) error {
+	return c.operate(ctx, res, defaultCutover(), func(ctx context.Context, r *run, st *State) error {
+		var err error
 		switch phase(st, r.prev, c.Clock.Now()) {
 		case PhaseStable:
 			res.Outcome = "unchanged"
 			return nil
 		case PhaseRollbackReady, PhaseScaleDownDue:
 			return fmt.Errorf("%w: no deploy in progress: %s is the previous version kept for rollback (finalize --now scales it down)", ErrBadInput, st.Idle)
-		case PhaseUnverified:
-			from := st.Idle
-			if err := c.step(ctx, res, fmt.Sprintf("switch back to %s (the switch to %s was never verified)", from, st.Active), func() (string, bool, error) {
-				next, err := c.applyBuilt(ctx, st, switchBack(from), fmt.Sprintf("bluegreen: abort, switch back to %s", from))
-				if err != nil {
-					return "", false, err
-				}
-				st = next
-				return "", false, nil
-			}); err != nil {
+		case PhaseSplit:
+			if st, err = r.abortSwitch(ctx, st, st.Active, fmt.Sprintf("switch service %s back to %s (it selects %s after a failed upgrade)", st.Service.Name, st.Active, st.Idle)); err != nil {
 				return err
 			}
-			r.record = Progress{}
+		case PhaseUnverified:
+			if st, err = r.abortSwitch(ctx, st, st.Idle, fmt.Sprintf("switch back to %s (the switch to %s was never verified)", st.Idle, st.Active)); err != nil {
+				return err
+			}
 		}
-		_, err := r.scaleDown(ctx, st)
+		_, err = r.scaleDown(ctx, st)
 		return err
 	})
+}
+
+// abortSwitch points traffic at colour `to` for abort, as one step, and drops the switch the
+// lock recorded.
+func (r *run) abortSwitch(ctx context.Context, st *State, to Color, name string) (*State, error) {
+	err := r.c.step(ctx, r.res, name, func() (string, bool, error) {
+		next, err := r.c.applyBuilt(ctx, st, switchBack(to), fmt.Sprintf("bluegreen: abort, service back to %s", to))
+		if err != nil {
+			return "", false, err
+		}
+		st = next
+		return "", false, nil
+	})
+	if err == nil {
+		r.record = Progress{}
+	}
+	return st, err
+}
+
+// splitError refuses an operation that would change the idle colour while it takes traffic.
+func splitError(st *State) error {
+	return fmt.Errorf("%w: service %s selects %s while the values name %s (an upgrade failed halfway): run `promote` to finish that switch or `abort` to point the service back at %s",
+		ErrBadInput, st.Service.Name, st.Idle, st.Active, st.Active)
 }
 
 // Finalize scales the previous colour to zero once its deadline has passed. It is
@@ -302,21 +308,29 @@ type Finalize struct {
 	cfg *Configuration
 	// Now ignores the deadline.
 	Now bool
+	// InFlightTimeout bounds the wait for the old colour's in-flight user requests to end.
+	InFlightTimeout time.Duration
 }
 
 // NewFinalize returns the finalize operation.
-func NewFinalize(cfg *Configuration) *Finalize { return &Finalize{cfg: cfg} }
+func NewFinalize(cfg *Configuration) *Finalize {
+	return &Finalize{cfg: cfg, InFlightTimeout: defaultCutover().InFlightTimeout}
+}
 
 // Run finalizes.
 func (f *Finalize) Run(ctx context.Context) (*Result, error) {
 	c := f.cfg
 	res := c.newResult("finalize")
-	return c.operate(ctx, res, defaultCutover(), func(r *run, st *State) error {
+	opts := defaultCutover()
+	opts.InFlightTimeout = f.InFlightTimeout
+	return c.operate(ctx, res, opts, func(ctx context.Context, r *run, st *State) error {
 		switch phase(st, r.prev, c.Clock.Now()) {
 		case PhaseStable:
 			res.Outcome = "unchanged"
 			c.Log("%s is already scaled to zero: nothing to finalize", st.Idle)
 			return nil
+		case PhaseSplit:
+			return splitError(st)
 		case PhasePreview, PhaseUnverified:
 			res.Outcome = "unchanged"
 			c.Log("%s runs without a deadline (a cutover in progress): nothing to finalize", st.Idle)
@@ -341,12 +355,15 @@ func (c *Configuration) newResult(operation string) *Result {
 
 // operate is the frame every operation shares: read the release and take its lock (begin),
 // run body with the cutover options, then release the lock and record the outcome (end).
-func (c *Configuration) operate(ctx context.Context, res *Result, opts Cutover, body func(r *run, st *State) error) (*Result, error) {
-	r, st, err := c.begin(ctx, res, res.Operation)
+func (c *Configuration) operate(ctx context.Context, res *Result, opts Cutover, body func(ctx context.Context, r *run, st *State) error) (*Result, error) {
+	r, st, runCtx, err := c.begin(ctx, res, res.Operation)
 	if err != nil {
 		c.finish(ctx, res, err)
 		return res, err
 	}
 	r.opts = opts
-	return res, r.end(ctx, body(r, st))
+	if st, err = r.finishVerified(runCtx, st); err != nil {
+		return res, r.end(runCtx, err)
+	}
+	return res, r.end(runCtx, body(runCtx, r, st))
 }

@@ -2,6 +2,7 @@ package bluegreen_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -9,7 +10,6 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	coordinationv1 "k8s.io/api/coordination/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen"
@@ -142,38 +142,35 @@ func TestKilledRunsLockIsTakenOverAndResumed(t *testing.T) {
 	ctx := interruptWhen(f, func(p fakecluster.Probe) bool { return p.Active == "green" })
 	_, err := f.deploy("2.0.0").Run(ctx)
 	require.ErrorIs(t, err, context.Canceled)
-	// Make it look like kill -9: the holder is still named but stopped renewing.
+	// Make it look like kill -9: the holder is still named, with a renewal stamped far in the
+	// future by its clock, and it never renews again.
 	leases := f.cl.Kube.CoordinationV1().Leases(testNS)
 	l, err := leases.Get(context.Background(), "bluegreen-"+testRelease, metav1.GetOptions{})
 	require.NoError(t, err)
-	dead, renewed := "dead@host pid 9", metav1.NewMicroTime(f.clock())
+	dead, renewed := "dead@host pid 9", metav1.NewMicroTime(time.Now().Add(time.Hour))
 	l.Spec.HolderIdentity, l.Spec.RenewTime = &dead, &renewed
 	_, err = leases.Update(context.Background(), l, metav1.UpdateOptions{})
 	require.NoError(t, err)
 	f.cl.Respond = nil
 
+	logged := f.captureLog()
 	p := bluegreen.NewPromote(f.cfg)
 	fast(&p.Cutover)
+	began := time.Now()
 	_, err = p.Run(context.Background())
-	require.ErrorIs(t, err, bluegreen.ErrLocked, "a lease still within its duration is held")
-	assert.Contains(t, err.Error(), "dead@host pid 9")
-
-	f.advance(time.Minute)
-	_, err = p.Run(context.Background())
-	require.NoError(t, err, "an expired lease is taken over")
+	require.NoError(t, err, "a lease nobody renews is taken over, whatever its holder's clock wrote")
+	assert.GreaterOrEqual(t, time.Since(began), f.cfg.LeaseDuration, "only after watching it go a lease duration without renewal")
+	assert.Contains(t, logged(), "is held by dead@host pid 9 (deploy): taken over if it is not renewed for 2s")
+	assert.Contains(t, logged(), `resuming deploy left at step "switched" (blue -> green)`)
 	assert.Equal(t, 1, countSwitches(f))
 	assert.NotNil(t, f.value("blue.scaleDownAt"))
+	assert.False(t, f.leaseExists())
 }
 
 func TestSecondRunIsRefusedNamingTheHolder(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, nil)
-	holder, secs, now := "alice@laptop pid 4242", int32(30), metav1.NewMicroTime(f.clock())
-	_, err := f.cl.Kube.CoordinationV1().Leases(testNS).Create(context.Background(), &coordinationv1.Lease{
-		ObjectMeta: metav1.ObjectMeta{Name: "bluegreen-" + testRelease, Annotations: map[string]string{"bluegreen.ai-assistant.io/operation": "deploy"}},
-		Spec:       coordinationv1.LeaseSpec{HolderIdentity: &holder, LeaseDurationSeconds: &secs, RenewTime: &now},
-	}, metav1.CreateOptions{})
-	require.NoError(t, err)
+	f.holdLease("alice@laptop pid 4242", "deploy")
 	revision := f.rel().Version
 
 	for name, run := range map[string]func(context.Context) (*bluegreen.Result, error){
@@ -183,12 +180,15 @@ func TestSecondRunIsRefusedNamingTheHolder(t *testing.T) {
 		"abort":    bluegreen.NewAbort(f.cfg).Run,
 		"finalize": bluegreen.NewFinalize(f.cfg).Run,
 	} {
+		began := time.Now()
 		res, err := run(context.Background())
 		require.ErrorIs(t, err, bluegreen.ErrLocked, name)
 		assert.Contains(t, err.Error(), "alice@laptop pid 4242 is running deploy", name)
 		assert.Equal(t, "locked", res.Outcome, name)
+		assert.Less(t, time.Since(began), f.cfg.LeaseDuration, "%s: refused once it saw a renewal, not at expiry", name)
 	}
 	assert.Equal(t, revision, f.rel().Version, "nothing changed")
+	assert.True(t, f.leaseExists(), "the live run's lease is not touched")
 }
 
 func TestPendingHelmOperationIsRefused(t *testing.T) {
@@ -210,4 +210,102 @@ func stepOutcome(res *bluegreen.Result, prefix string) string {
 		}
 	}
 	return ""
+}
+
+// An interrupt after the verification and before the old colour's deadline is recorded must
+// not leave a state that reads as an unpromoted deploy of the old version: the lock keeps
+// "verified", status says so, and the next run of any operation records the deadline first.
+func TestInterruptedAfterVerificationRecordsTheDeadlineNext(t *testing.T) {
+	t.Parallel()
+	for _, rerun := range []string{"finalize", "deploy", "rollback"} {
+		t.Run("rerun "+rerun, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t, nil)
+			blueSize := int(f.status().Colors[bluegreen.Blue].Current)
+			require.Positive(t, blueSize)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			f.cfg.Log = func(format string, args ...any) {
+				if strings.Contains(fmt.Sprintf(format, args...), "record blue's scale-down deadline") {
+					cancel() // Ctrl-C as the step starts: it must not run
+				}
+			}
+			res, err := f.deploy("2.0.0").Run(ctx)
+			require.ErrorIs(t, err, context.Canceled)
+			assert.Equal(t, "green", f.serviceColor())
+			assert.Empty(t, f.value("blue.scaleDownAt"), "the deadline step was interrupted")
+			require.NotNil(t, res.Status)
+			assert.Equal(t, bluegreen.PhaseVerified, res.Status.Phase)
+			for _, n := range res.Status.Next {
+				assert.NotContains(t, n, "promote", "blue is the previous version, not one to promote")
+			}
+			assert.Contains(t, strings.Join(res.Status.Next, "\n"), "finalize")
+			require.True(t, f.leaseExists(), "the verified switch stays recorded")
+
+			f.cfg.Log = func(format string, args ...any) { t.Logf(format, args...) }
+			switch rerun {
+			case "finalize":
+				res, err = bluegreen.NewFinalize(f.cfg).Run(context.Background())
+				require.NoError(t, err)
+				assert.Equal(t, "waiting", res.Outcome, "finalize without --now waits for the deadline it recorded")
+			case "deploy":
+				res, err = f.deploy("2.0.0").Run(context.Background())
+				require.NoError(t, err)
+				assert.Equal(t, "unchanged", res.Outcome, "green already serves 2.0.0")
+			case "rollback":
+				rb := bluegreen.NewRollback(f.cfg)
+				fast(&rb.Cutover)
+				_, err = rb.Run(context.Background())
+				require.NoError(t, err)
+				assert.Equal(t, "blue", f.serviceColor(), "rollback went back to the kept previous version")
+				assert.Equal(t, 1, countSwitches(f))
+				return
+			}
+			assert.Equal(t, 1, countSwitches(f), "nothing switched again")
+			assert.Equal(t, "green", f.serviceColor())
+			assert.NotEmpty(t, f.value("blue.scaleDownAt"), "the next run recorded the deadline")
+			assert.Equal(t, blueSize, countInt(f, "blue.replicas"), "blue is kept at full size for a rollback")
+			assert.Equal(t, bluegreen.PhaseRollbackReady, f.status().Phase)
+			assert.False(t, f.leaseExists(), "nothing is left to resume")
+		})
+	}
+}
+
+func countInt(f *fixture, path string) int {
+	switch v := f.value(path).(type) {
+	case int:
+		return v
+	case int64:
+		return int(v)
+	case float64:
+		return int(v)
+	}
+	return -1
+}
+
+// A run that loses its lease (another run took it while this one could not renew) stops before
+// its next step, says it lost the lock, and leaves the lease to the run that holds it now.
+func TestARunThatLosesItsLeaseStopsBeforeItsNextStep(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, nil)
+	var once sync.Once
+	f.cl.Respond = func(p fakecluster.Probe) (int, bool) {
+		if p.Color == "green" && p.Active == "blue" {
+			once.Do(func() { f.holdLease("thief@host pid 666", "deploy") })
+		}
+		return 0, false
+	}
+	d := f.deploy("2.0.0")
+	d.Gates.Passes, d.Gates.GateTimeout = 100000, time.Minute // a gate that outlasts the lease
+	began := time.Now()
+	res, err := d.Run(context.Background())
+	require.ErrorIs(t, err, bluegreen.ErrLocked)
+	assert.Contains(t, err.Error(), "lost lease prod/bluegreen-ai-assistant")
+	assert.Equal(t, "locked", res.Outcome)
+	assert.Less(t, time.Since(began), 30*time.Second, "stopped within the renew deadline, not at the gate's timeout")
+	assert.Equal(t, "blue", f.serviceColor(), "no switch after the lease was lost")
+	assert.Equal(t, 0, countSwitches(f))
+	l, err := f.cl.Kube.CoordinationV1().Leases(testNS).Get(context.Background(), "bluegreen-"+testRelease, metav1.GetOptions{})
+	require.NoError(t, err, "the lease the other run holds is not deleted")
+	assert.Equal(t, "thief@host pid 666", *l.Spec.HolderIdentity)
 }

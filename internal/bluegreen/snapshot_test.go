@@ -53,7 +53,7 @@ func TestDeploySetStagesTheChangeUnderTheIdleColourOnly(t *testing.T) {
 	assert.Equal(t, []string{"resources", "config.DEFAULT_MODEL"}, f.status().Differs, "status names what differs")
 	greenAfter := f.podTemplate("green")
 
-	_, err = bluegreen.NewRollback(f.cfg).Run(context.Background())
+	_, err = f.rollback().Run(context.Background())
 	require.NoError(t, err)
 	assert.Equal(t, "blue", f.serviceColor())
 	assert.Equal(t, blueBefore, f.podTemplate("blue"), "rollback returns to blue's snapshot exactly")
@@ -70,7 +70,7 @@ func TestANewDeployStartsFromWhatServes(t *testing.T) {
 	f := newFixture(t, nil)
 	_, err := f.deployValues(map[string]any{"config": map[string]any{"MAX_TOKENS": "8192"}}).Run(context.Background())
 	require.NoError(t, err)
-	_, err = bluegreen.NewRollback(f.cfg).Run(context.Background())
+	_, err = f.rollback().Run(context.Background())
 	require.NoError(t, err)
 	require.Equal(t, "blue", f.serviceColor())
 	require.Equal(t, "8192", f.value("green.config.MAX_TOKENS"), "green keeps the rolled-back snapshot until the next deploy")

@@ -61,20 +61,29 @@ type ServiceState struct {
 
 // State is everything the steps derive where they are from.
 type State struct {
-	snap    *Snapshot
-	Active  Color                 `json:"activeColor"`
-	Idle    Color                 `json:"idleColor"`
-	Colors  map[Color]*ColorState `json:"colors"`
-	Service ServiceState          `json:"service"`
-	Preview ServiceState          `json:"previewService"`
+	snap *Snapshot
+	// Namespace is where the chart's objects live (namespaceOverride, or the release's).
+	Namespace string                `json:"namespace"`
+	Active    Color                 `json:"activeColor"`
+	Idle      Color                 `json:"idleColor"`
+	Colors    map[Color]*ColorState `json:"colors"`
+	Service   ServiceState          `json:"service"`
+	Preview   ServiceState          `json:"previewService"`
+
+	helm bool // the values are a Helm release's last deployed revision
 }
 
 // observe reads the live objects of both colours and both Services.
 func (c *Configuration) observe(ctx context.Context, snap *Snapshot) (*State, error) {
 	v := snap.Values
-	st := &State{snap: snap, Active: v.Active, Idle: v.Active.Other(), Colors: map[Color]*ColorState{}}
+	_, helm := c.Store.(*HelmStore)
+	ns := snap.Namespace
+	if ns == "" {
+		ns = c.Namespace
+	}
+	st := &State{snap: snap, Namespace: ns, Active: v.Active, Idle: v.Active.Other(), Colors: map[Color]*ColorState{}, helm: helm}
 	for _, col := range []Color{Blue, Green} {
-		cs, err := c.observeColor(ctx, snap, col)
+		cs, err := c.observeColor(ctx, snap, ns, col)
 		if err != nil {
 			return nil, err
 		}
@@ -85,16 +94,16 @@ func (c *Configuration) observe(ctx context.Context, snap *Snapshot) (*State, er
 		st.Colors[col] = cs
 	}
 	var err error
-	if st.Service, err = c.observeService(ctx, snap.Fullname); err != nil {
+	if st.Service, err = c.observeService(ctx, ns, snap.Fullname); err != nil {
 		return nil, err
 	}
-	if st.Preview, err = c.observeService(ctx, snap.Fullname+"-preview"); err != nil {
+	if st.Preview, err = c.observeService(ctx, ns, snap.Fullname+"-preview"); err != nil {
 		return nil, err
 	}
 	return st, nil
 }
 
-func (c *Configuration) observeColor(ctx context.Context, snap *Snapshot, col Color) (*ColorState, error) {
+func (c *Configuration) observeColor(ctx context.Context, snap *Snapshot, ns string, col Color) (*ColorState, error) {
 	cv := snap.Values.Colors[col]
 	cs := &ColorState{
 		Color:       col,
@@ -103,7 +112,7 @@ func (c *Configuration) observeColor(ctx context.Context, snap *Snapshot, col Co
 		ScaleDownAt: cv.ScaleDownAt,
 		Deployment:  snap.Fullname + "-" + string(col),
 	}
-	d, err := c.Kube.AppsV1().Deployments(c.Namespace).Get(ctx, cs.Deployment, metav1.GetOptions{})
+	d, err := c.Kube.AppsV1().Deployments(ns).Get(ctx, cs.Deployment, metav1.GetOptions{})
 	switch {
 	case apierrors.IsNotFound(err):
 		return cs, nil
@@ -116,7 +125,7 @@ func (c *Configuration) observeColor(ctx context.Context, snap *Snapshot, col Co
 		cs.Desired = *d.Spec.Replicas
 	}
 	cs.Current, cs.Updated, cs.Ready, cs.Available = d.Status.Replicas, d.Status.UpdatedReplicas, d.Status.ReadyReplicas, d.Status.AvailableReplicas
-	if cs.HPA, err = c.observeHPA(ctx, cs.Deployment); err != nil {
+	if cs.HPA, err = c.observeHPA(ctx, ns, cs.Deployment); err != nil {
 		return nil, err
 	}
 	if cs.HPA != nil && cs.HPA.Desired > 0 {
@@ -131,8 +140,8 @@ func (c *Configuration) observeColor(ctx context.Context, snap *Snapshot, col Co
 	return cs, nil
 }
 
-func (c *Configuration) observeHPA(ctx context.Context, name string) (*HPAState, error) {
-	h, err := c.Kube.AutoscalingV2().HorizontalPodAutoscalers(c.Namespace).Get(ctx, name, metav1.GetOptions{})
+func (c *Configuration) observeHPA(ctx context.Context, ns, name string) (*HPAState, error) {
+	h, err := c.Kube.AutoscalingV2().HorizontalPodAutoscalers(ns).Get(ctx, name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
 		return nil, nil
 	}
@@ -150,8 +159,8 @@ func hpaState(h *autoscalingv2.HorizontalPodAutoscaler) *HPAState {
 	return s
 }
 
-func (c *Configuration) observeService(ctx context.Context, name string) (ServiceState, error) {
-	s, err := c.Kube.CoreV1().Services(c.Namespace).Get(ctx, name, metav1.GetOptions{})
+func (c *Configuration) observeService(ctx context.Context, ns, name string) (ServiceState, error) {
+	s, err := c.Kube.CoreV1().Services(ns).Get(ctx, name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
 		return ServiceState{Name: name}, nil
 	}
@@ -181,6 +190,14 @@ func (st *State) parity() int {
 		n = 1
 	}
 	return n
+}
+
+// split reports whether a Helm release's Service selects the colour its values do not name:
+// an upgrade that patched the Service and then failed on another object. Traffic then runs
+// on the idle colour, whatever the values say. (Under GitOps the values lead the live objects
+// until the sync, which the waits already follow.)
+func (st *State) split() bool {
+	return st.helm && st.Service.Exists && st.Service.Color == string(st.Idle)
 }
 
 // converged reports what still differs between the values and the live objects,

@@ -8,26 +8,31 @@ import (
 
 // Phases a release can be in, derived from its values and live objects.
 const (
+	PhaseSplit         = "split"          // the Service selects the colour the values do not name: promote or abort
 	PhaseStable        = "stable"         // the idle colour is scaled to zero
 	PhasePreview       = "preview"        // the idle colour runs, not serving: promote or abort
 	PhaseUnverified    = "unverified"     // a switch was made and not verified: re-run to verify
+	PhaseVerified      = "verified"       // a switch was verified, the old colour's deadline not recorded: finalize
 	PhaseRollbackReady = "rollback-ready" // the previous colour is kept until its deadline
 	PhaseScaleDownDue  = "scale-down-due" // its deadline passed: finalize
 )
 
 // Status is a release's blue-green state.
 type Status struct {
-	Release   string                `json:"release"`
-	Namespace string                `json:"namespace"`
-	Source    string                `json:"source"`
-	Revision  int                   `json:"revision,omitempty"`
-	Phase     string                `json:"phase"`
-	Active    Color                 `json:"activeColor"`
-	Idle      Color                 `json:"idleColor"`
-	Colors    map[Color]*ColorState `json:"colors"`
-	Service   ServiceState          `json:"service"`
-	Preview   ServiceState          `json:"previewService"`
-	Lock      *LockInfo             `json:"lock,omitempty"`
+	Release   string `json:"release"`
+	Namespace string `json:"namespace"`
+	// ObjectNamespace is where the chart's objects live, when namespaceOverride moves them
+	// out of the release's namespace.
+	ObjectNamespace string                `json:"objectNamespace,omitempty"`
+	Source          string                `json:"source"`
+	Revision        int                   `json:"revision,omitempty"`
+	Phase           string                `json:"phase"`
+	Active          Color                 `json:"activeColor"`
+	Idle            Color                 `json:"idleColor"`
+	Colors          map[Color]*ColorState `json:"colors"`
+	Service         ServiceState          `json:"service"`
+	Preview         ServiceState          `json:"previewService"`
+	Lock            *LockInfo             `json:"lock,omitempty"`
 	// Differs lists the keys in which the idle colour's snapshot differs from the active
 	// one's ("image", "config.DEFAULT_MODEL", "secrets.DEEPSEEK_API_KEY"; never a secret's value).
 	Differs []string `json:"differs,omitempty"`
@@ -62,6 +67,9 @@ func (c *Configuration) status(ctx context.Context, st *State) (*Status, error) 
 	if info != nil {
 		p = info.Progress
 	}
+	if st.Namespace != c.Namespace {
+		out.ObjectNamespace = st.Namespace
+	}
 	out.Differs = st.snap.differs()
 	out.Phase = phase(st, p, c.Clock.Now())
 	out.Next = c.next(out)
@@ -73,6 +81,8 @@ func (c *Configuration) status(ctx context.Context, st *State) (*Status, error) 
 func phase(st *State, p Progress, now time.Time) string {
 	idle := st.snap.Values.Colors[st.Idle]
 	switch {
+	case st.split():
+		return PhaseSplit
 	case st.snap.Values.ScaledToZero(st.Idle):
 		return PhaseStable
 	case idle.ScaleDownAt != nil && !now.Before(*idle.ScaleDownAt):
@@ -81,6 +91,8 @@ func phase(st *State, p Progress, now time.Time) string {
 		return PhaseRollbackReady
 	case p.Step == StepSwitched && p.To == st.Active && p.From == st.Idle:
 		return PhaseUnverified
+	case p.Step == StepVerified && p.To == st.Active && p.From == st.Idle:
+		return PhaseVerified
 	default:
 		return PhasePreview
 	}
@@ -94,6 +106,10 @@ func (c *Configuration) next(s *Status) []string {
 		next = append(next, fmt.Sprintf("wait: %s holds the lock (until %s unless renewed)", s.Lock.Holder, s.Lock.Expires.UTC().Format(time.RFC3339)))
 	}
 	switch s.Phase {
+	case PhaseSplit:
+		next = append(next,
+			fmt.Sprintf("%s abort %s      # point service %s back at %s, as %s says, and scale %s down", cmd, c.Release, s.Service.Name, s.Active, s.Source, s.Idle),
+			fmt.Sprintf("%s promote %s    # switch to %s through the gates, as the switch that failed meant to", cmd, c.Release, s.Idle))
 	case PhaseStable:
 		next = append(next,
 			fmt.Sprintf("%s deploy %s --tag <new tag>    # ship a new version through %s", cmd, c.Release, s.Idle),
@@ -106,6 +122,10 @@ func (c *Configuration) next(s *Status) []string {
 		next = append(next,
 			fmt.Sprintf("%s promote %s    # finish verifying the switch to %s", cmd, c.Release, s.Active),
 			fmt.Sprintf("%s abort %s      # switch back to %s", cmd, c.Release, s.Idle))
+	case PhaseVerified:
+		next = append(next,
+			fmt.Sprintf("%s finalize %s   # record %s's scale-down deadline: the switch to %s was verified, then interrupted", cmd, c.Release, s.Idle, s.Active),
+			fmt.Sprintf("%s rollback %s   # back to %s (%s)", cmd, c.Release, s.Idle, idle.Image))
 	case PhaseRollbackReady:
 		next = append(next,
 			fmt.Sprintf("%s rollback %s   # back to %s (%s)", cmd, c.Release, s.Idle, idle.Image),

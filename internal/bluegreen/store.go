@@ -34,8 +34,10 @@ type Snapshot struct {
 	User     map[string]any // the user-supplied values, kept on every change
 	Values   Values
 	Fullname string
-	Revision int    // Helm revision; 0 when the store is a values file
-	Status   string // Helm status; "" when the store is a values file
+	// Namespace is where the chart's objects live: namespaceOverride, or the release's.
+	Namespace string
+	Revision  int    // Helm revision; 0 when the store is a values file
+	Status    string // Helm status; "" when the store is a values file
 	// Latest is the release's latest revision when it was read (Revision is the last
 	// deployed one): a write refuses to merge over values a newer revision replaced.
 	Latest int
@@ -100,14 +102,16 @@ func (h *HelmStore) Load(_ context.Context) (*Snapshot, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read values of release %q: %w", h.Release, err)
 	}
+	name, ns := releaseObjects(rel)
 	return &Snapshot{
-		Chart:    rel.Chart,
-		User:     copyMap(rel.Config),
-		Values:   v,
-		Fullname: releaseFullname(rel),
-		Revision: rel.Version,
-		Status:   status,
-		Latest:   latest,
+		Chart:     rel.Chart,
+		User:      copyMap(rel.Config),
+		Values:    v,
+		Fullname:  name,
+		Namespace: ns,
+		Revision:  rel.Version,
+		Status:    status,
+		Latest:    latest,
 	}, nil
 }
 
@@ -158,32 +162,49 @@ func pending(status string) bool {
 	return false
 }
 
-// releaseFullname reads the objects' name prefix from what the release rendered: its blue
-// Deployment is <fullname>-blue. Only a release whose manifest lacks it (none the chart
-// renders) falls back to the chart's naming rule.
-func releaseFullname(rel *release.Release) string {
+// releaseObjects reads the objects' name prefix and namespace from what the release rendered:
+// its blue Deployment is <fullname>-blue, in the namespace namespaceOverride named (or the
+// release's). Only a release whose manifest lacks it (none the chart renders) falls back to
+// the chart's naming rule.
+func releaseObjects(rel *release.Release) (fullname, namespace string) {
 	for _, doc := range releaseutil.SplitManifests(rel.Manifest) {
 		var obj struct {
 			Kind     string `json:"kind"`
 			Metadata struct {
-				Name   string            `json:"name"`
-				Labels map[string]string `json:"labels"`
+				Name      string            `json:"name"`
+				Namespace string            `json:"namespace"`
+				Labels    map[string]string `json:"labels"`
 			} `json:"metadata"`
 		}
 		if err := yaml.Unmarshal([]byte(doc), &obj); err != nil {
 			continue // not an object: a comment-only document
 		}
 		if obj.Kind == "Deployment" && obj.Metadata.Labels["color"] == string(Blue) {
-			return strings.TrimSuffix(obj.Metadata.Name, "-"+string(Blue))
+			ns := obj.Metadata.Namespace
+			if ns == "" {
+				ns = rel.Namespace
+			}
+			return strings.TrimSuffix(obj.Metadata.Name, "-"+string(Blue)), ns
 		}
 	}
-	return fullname(rel.Name, rel.Chart, rel.Config)
+	return fullnameOf(rel.Name, rel.Chart, rel.Config), objectNamespace(rel.Namespace, rel.Chart, rel.Config)
+}
+
+// objectNamespace follows the chart's rule for a values file: namespaceOverride, else the
+// release's namespace.
+func objectNamespace(releaseNamespace string, ch *chart.Chart, user map[string]any) string {
+	for _, vals := range []map[string]any{user, ch.Values} {
+		if o := stringOf(lookup(vals, "namespaceOverride")); o != "" {
+			return o
+		}
+	}
+	return releaseNamespace
 }
 
 // fullname follows the chart's rule (truncated to 55 so "-preview" still fits a DNS label), for a
 // GitOps values file, which has no release manifest: fullnameOverride, else the release name when it
 // contains the chart's name, else <release>-<chart>.
-func fullname(releaseName string, ch *chart.Chart, user map[string]any) string {
+func fullnameOf(releaseName string, ch *chart.Chart, user map[string]any) string {
 	if o := stringOf(lookup(user, "fullnameOverride")); o != "" {
 		return trunc55(o)
 	}

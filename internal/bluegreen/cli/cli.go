@@ -85,6 +85,8 @@ type Global struct {
 
 	// HistoryMax bounds the release's stored revisions (0: no bound).
 	HistoryMax int
+	// LeaseDuration is how long the lock's lease lives without a renewal (0: the default).
+	LeaseDuration time.Duration
 }
 
 // Connect builds the operations' configuration for a release; tests replace it.
@@ -150,6 +152,7 @@ a killed run converges when run again.
 	f.StringVar(&g.Chart, "chart", "charts/ai-assistant", "with --gitops: the chart directory, for the defaults the values file does not set")
 	f.BoolVar(&g.Print, "print", false, "with --gitops: print each values change instead of editing the file")
 	f.IntVar(&g.HistoryMax, "history-max", bluegreen.DefaultHistoryMax, "revisions the release keeps (0: no limit); each cutover takes up to 5, so the default keeps at least 10 cutovers to roll back to")
+	f.DurationVar(&g.LeaseDuration, "lease-duration", 30*time.Second, "the lock's lease: renewed every tenth of it; a killed run's lease is taken over once it has gone this long without a renewal")
 	f.StringVar(&g.PushCmd, "push-cmd", "", "with --gitops: shell command run after each edit (e.g. git commit and push); $BLUEGREEN_MESSAGE holds the change's description")
 
 	root.AddCommand(
@@ -178,6 +181,7 @@ func cutoverFlags(cmd *cobra.Command, c *bluegreen.Cutover) {
 	f.DurationVar(&c.ScaleDownDelay, "scale-down-delay", c.ScaleDownDelay, "how long the old colour stays at full size for a rollback")
 	f.BoolVar(&c.Wait, "wait", false, "block until the scale-down deadline, with a countdown, then scale the old colour down")
 	f.BoolVar(&c.ScaleDownOnFailure, "scale-down-on-failure", false, "scale the idle colour to zero when a gate fails (default: keep it for inspection)")
+	f.DurationVar(&c.InFlightTimeout, "in-flight-timeout", c.InFlightTimeout, "with --wait: bound on the wait for the old colour's in-flight user requests (chat streams) to end before it is scaled down (0: do not wait)")
 }
 
 // runner connects, runs an operation and prints its result.
@@ -191,6 +195,9 @@ func runner(g *Global, stdout, stderr io.Writer, connect Connect, op func(ctx co
 			return &codeError{ExitCode(err), printErr(stderr, err)}
 		}
 		cfg.Log = progress(stderr)
+		if g.LeaseDuration > 0 {
+			cfg.LeaseDuration = g.LeaseDuration
+		}
 		res, err := op(cmd.Context(), cfg)
 		if res != nil {
 			if perr := printResult(stdout, g.Output, res); perr != nil {
@@ -364,18 +371,22 @@ func abortCommand(g *Global, stdout, stderr io.Writer, connect Connect) *cobra.C
 }
 
 func finalizeCommand(g *Global, stdout, stderr io.Writer, connect Connect) *cobra.Command {
-	var now bool
+	var (
+		now      bool
+		inFlight time.Duration
+	)
 	cmd := &cobra.Command{
 		Use:   "finalize RELEASE",
 		Short: "Scale the previous colour to zero once its deadline has passed (idempotent, safe from cron)",
 		Args:  cobra.ExactArgs(1),
 		RunE: runner(g, stdout, stderr, connect, func(ctx context.Context, cfg *bluegreen.Configuration) (*bluegreen.Result, error) {
 			f := bluegreen.NewFinalize(cfg)
-			f.Now = now
+			f.Now, f.InFlightTimeout = now, inFlight
 			return f.Run(ctx)
 		}),
 	}
 	cmd.Flags().BoolVar(&now, "now", false, "ignore the deadline")
+	cmd.Flags().DurationVar(&inFlight, "in-flight-timeout", bluegreen.NewFinalize(nil).InFlightTimeout, "bound on the wait for the old colour's in-flight user requests (chat streams) to end before it is scaled down (0: do not wait)")
 	return cmd
 }
 
@@ -414,7 +425,7 @@ func ConnectCluster(g *Global, releaseName string, stdout io.Writer) (*bluegreen
 		if err != nil {
 			return nil, fmt.Errorf("%w: load chart %s for its defaults: %w", bluegreen.ErrBadInput, g.Chart, err)
 		}
-		gs := &bluegreen.GitOpsStore{ValuesFile: g.ValuesFile, Chart: ch, Release: releaseName}
+		gs := &bluegreen.GitOpsStore{ValuesFile: g.ValuesFile, Chart: ch, Release: releaseName, Namespace: ns}
 		if g.Print {
 			gs.Print = stdout
 		}

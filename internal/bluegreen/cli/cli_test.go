@@ -17,13 +17,12 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	coordinationv1 "k8s.io/api/coordination/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	testingclock "k8s.io/utils/clock/testing"
 
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen"
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/cli"
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/fakecluster"
+	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/leasetest"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files under testdata/")
@@ -68,7 +67,7 @@ func TestExitCodes(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
 		name  string
-		setup func(*fakecluster.Cluster)
+		setup func(*testing.T, *fakecluster.Cluster)
 		args  []string
 		want  int
 		says  string
@@ -89,28 +88,21 @@ func TestExitCodes(t *testing.T) {
 		{name: "-f missing file", args: []string{"deploy", "ai-assistant", "-f", "testdata/no-such-values.yaml"}, want: cli.ExitBadInput, says: "no-such-values.yaml"},
 		{
 			name: "locked",
-			setup: func(cl *fakecluster.Cluster) {
-				holder, secs, now := "bob@ci pid 7", int32(30), metav1.NewMicroTime(clock)
-				_, err := cl.Kube.CoordinationV1().Leases("prod").Create(context.Background(), &coordinationv1.Lease{
-					ObjectMeta: metav1.ObjectMeta{Name: "bluegreen-ai-assistant"},
-					Spec:       coordinationv1.LeaseSpec{HolderIdentity: &holder, LeaseDurationSeconds: &secs, RenewTime: &now},
-				}, metav1.CreateOptions{})
-				if err != nil {
-					panic(err)
-				}
+			setup: func(t *testing.T, cl *fakecluster.Cluster) {
+				leasetest.Hold(t, cl.Kube.CoordinationV1().Leases("prod"), "bluegreen-ai-assistant", "bob@ci pid 7", "deploy")
 			},
 			args: []string{"deploy", "ai-assistant", "--tag", "2.0.0"}, want: cli.ExitLocked, says: "bob@ci pid 7",
 		},
 		{
 			name: "gate failed",
-			setup: func(cl *fakecluster.Cluster) {
+			setup: func(_ *testing.T, cl *fakecluster.Cluster) {
 				cl.Respond = func(p fakecluster.Probe) (int, bool) { return 503, p.Color == "green" && p.Path == "/ready" }
 			},
 			args: []string{"deploy", "ai-assistant", "--tag", "2.0.0"}, want: cli.ExitGateFailed, says: "gate failed, traffic untouched",
 		},
 		{
 			name: "reverted",
-			setup: func(cl *fakecluster.Cluster) {
+			setup: func(_ *testing.T, cl *fakecluster.Cluster) {
 				cl.Respond = func(p fakecluster.Probe) (int, bool) {
 					return 503, p.Color == "green" && p.Active == "green" && p.Path == "/health"
 				}
@@ -122,7 +114,7 @@ func TestExitCodes(t *testing.T) {
 			t.Parallel()
 			cl, connect := newCluster(t)
 			if tc.setup != nil {
-				tc.setup(cl)
+				tc.setup(t, cl)
 			}
 			args := append([]string{"-n", "prod"}, tc.args...)
 			if tc.args[0] == "deploy" && tc.name != "unknown flag" {

@@ -60,6 +60,9 @@ func printResult(w io.Writer, format string, res *bluegreen.Result) error {
 		}
 		p.f("%s (%s)\n", line, s.Elapsed)
 	}
+	for _, w := range res.Warnings {
+		p.f("warning: %s\n", w)
+	}
 	if res.Error != "" {
 		p.f("error: %s\n", res.Error)
 	}
@@ -88,6 +91,9 @@ func writeStatus(p *printer, s *bluegreen.Status, header bool) {
 	}
 	if header {
 		p.f("release %s (namespace %s, %s%s)\n", s.Release, s.Namespace, s.Source, rev)
+		if s.ObjectNamespace != "" {
+			p.f("objects in namespace %s (namespaceOverride)\n", s.ObjectNamespace)
+		}
 	}
 	p.f("phase: %s, active %s, idle %s\n", s.Phase, s.Active, s.Idle)
 	tw := tabwriter.NewWriter(p, 0, 4, 2, ' ', 0)

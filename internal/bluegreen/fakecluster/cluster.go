@@ -11,6 +11,7 @@ import (
 	"hash/fnv"
 	"io"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -25,24 +26,36 @@ import (
 	"helm.sh/helm/v3/pkg/storage/driver"
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes/fake"
 	"k8s.io/client-go/kubernetes/scheme"
 	k8stesting "k8s.io/client-go/testing"
+
+	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/gate"
 )
 
 // Cluster is a simulated namespace of a cluster.
 type Cluster struct {
+	// Namespace is where the chart's objects live.
 	Namespace string
-	Kube      *fake.Clientset
-	Helm      *action.Configuration
+	// ReleaseNamespace is where Helm records the release (default: Namespace): a chart with
+	// namespaceOverride puts its objects elsewhere.
+	ReleaseNamespace string
+	Kube             *fake.Clientset
+	Helm             *action.Configuration
 
 	mu sync.Mutex
+	// leaseMu serialises Lease writes; leaseRV is their resourceVersion counter.
+	leaseMu sync.Mutex
+	leaseRV int
+	leases  map[string]leaseVersion
 	// NotReady makes a colour's pods fail their readiness (they never become Ready).
 	NotReady map[string]bool
 	// HPALoad is the replica count a colour's autoscaler wants (clamped to min/max).
@@ -54,12 +67,19 @@ type Cluster struct {
 	UserTraffic map[string]func(scrape int) float64
 	// UpgradeError makes the next Helm install or upgrade fail.
 	UpgradeError error
+	// failures fail the next Helm installs or upgrades in order, one each (FailNext). One that is
+	// AfterApply fails once its manifest is live, as a real upgrade that patched the
+	// Service and then had another object refused.
+	failures []Failure
 	// Waiting keeps a colour's containers waiting with this reason (CrashLoopBackOff,
 	// CreateContainerConfigError, ...). A pod whose image is on no node waits in
 	// ErrImagePull on its own: the simulated nodes pull from no registry.
 	Waiting map[string]string
 	// ProgressDeadline marks a colour's Deployment as past its progress deadline.
 	ProgressDeadline map[string]bool
+	// InFlight, when set, is the user requests a pod reports in flight on /health (the server
+	// reports user_requests_in_flight); unset, /health reports none, as an older image.
+	InFlight func(p Probe) float64
 	// NoMetrics makes a colour's pods serve no /metrics (PROMETHEUS_ENABLED=false); their
 	// /health then reports user_requests_total, as the server's does.
 	NoMetrics map[string]bool
@@ -74,6 +94,12 @@ type Cluster struct {
 	scrapes  map[string]int
 	nextIP   int
 	applied  map[string]map[string]bool // kind -> names the last manifest had
+}
+
+// Failure is how one Helm install or upgrade fails.
+type Failure struct {
+	Err        error
+	AfterApply bool
 }
 
 // Probe is one probe the fake prober answered.
@@ -100,6 +126,7 @@ func New(namespace string) *Cluster {
 		counters:         map[string]float64{},
 		scrapes:          map[string]int{},
 		applied:          map[string]map[string]bool{},
+		leases:           map[string]leaseVersion{},
 	}
 	c.Helm = &action.Configuration{
 		Releases:     storage.Init(driver.NewMemory()),
@@ -109,6 +136,7 @@ func New(namespace string) *Cluster {
 	}
 	c.Helm.Releases.MaxHistory = 0
 	c.Kube.PrependReactor("*", "*", c.watchWrites)
+	c.Kube.PrependReactor("*", "leases", c.leaseConcurrency)
 	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "node-1"}}
 	if _, err := c.Kube.CoreV1().Nodes().Create(context.Background(), node, metav1.CreateOptions{}); err != nil {
 		panic(fmt.Sprintf("create fake node: %v", err)) // an empty fake clientset cannot refuse
@@ -143,15 +171,7 @@ func (c *Cluster) onNode(ctx context.Context, image string) bool {
 	if err != nil {
 		return false
 	}
-	want := map[string]bool{image: true, "docker.io/" + image: true, "docker.io/library/" + image: true}
-	for _, img := range n.Status.Images {
-		for _, name := range img.Names {
-			if want[name] {
-				return true
-			}
-		}
-	}
-	return false
+	return gate.NodeHasImage(n, image)
 }
 
 // chartKinds are the objects only Helm (or a GitOps sync) may write.
@@ -167,6 +187,59 @@ func (c *Cluster) watchWrites(a k8stesting.Action) (bool, runtime.Object, error)
 		}
 	}
 	return false, nil, nil
+}
+
+// leaseConcurrency gives Leases the API server's optimistic concurrency, which the fake
+// tracker lacks: every write sets a new resourceVersion, an update or a delete carrying a
+// stale one is a Conflict, and a delete's UID precondition is checked. Two runs' lock writes
+// then race as they do on a real cluster instead of silently overwriting each other.
+func (c *Cluster) leaseConcurrency(a k8stesting.Action) (bool, runtime.Object, error) {
+	c.leaseMu.Lock()
+	defer c.leaseMu.Unlock()
+	gr := a.GetResource().GroupResource()
+	// Create and update go on to the tracker with the new resourceVersion set on the object
+	// (the caller's: every caller here writes a copy it read or built). The versions are kept
+	// here too: the tracker does not keep an object's resourceVersion as written.
+	switch a.GetVerb() { // by verb: an UpdateAction is a CreateAction too, by its methods
+	case "create":
+		l := a.(k8stesting.CreateAction).GetObject().(*coordinationv1.Lease)
+		if _, ok := c.leases[l.Name]; ok {
+			return true, nil, apierrors.NewAlreadyExists(gr, l.Name)
+		}
+		c.leaseRV++
+		l.ResourceVersion, l.UID = strconv.Itoa(c.leaseRV), types.UID(fmt.Sprintf("lease-uid-%d", c.leaseRV))
+		c.leases[l.Name] = leaseVersion{rv: l.ResourceVersion, uid: l.UID}
+	case "update":
+		l := a.(k8stesting.UpdateAction).GetObject().(*coordinationv1.Lease)
+		cur, ok := c.leases[l.Name]
+		if !ok {
+			return true, nil, apierrors.NewNotFound(gr, l.Name)
+		}
+		if l.ResourceVersion != cur.rv {
+			return true, nil, apierrors.NewConflict(gr, l.Name, fmt.Errorf("resourceVersion %q is not the latest (%q)", l.ResourceVersion, cur.rv))
+		}
+		c.leaseRV++
+		l.ResourceVersion, l.UID = strconv.Itoa(c.leaseRV), cur.uid
+		c.leases[l.Name] = leaseVersion{rv: l.ResourceVersion, uid: cur.uid}
+	case "delete":
+		act := a.(k8stesting.DeleteAction)
+		cur, ok := c.leases[act.GetName()]
+		if !ok {
+			return true, nil, apierrors.NewNotFound(gr, act.GetName())
+		}
+		if pre := act.GetDeleteOptions().Preconditions; pre != nil &&
+			((pre.ResourceVersion != nil && *pre.ResourceVersion != cur.rv) || (pre.UID != nil && *pre.UID != cur.uid)) {
+			return true, nil, apierrors.NewConflict(gr, act.GetName(), fmt.Errorf("the delete's precondition does not hold"))
+		}
+		delete(c.leases, act.GetName())
+	}
+	return false, nil, nil
+}
+
+// leaseVersion is a Lease's resourceVersion and UID as last written.
+type leaseVersion struct {
+	rv  string
+	uid types.UID
 }
 
 // OutOfBandWrites lists writes to the chart's objects that did not come from a
@@ -202,32 +275,51 @@ func (k *kubeClient) Build(r io.Reader, _ bool) (kube.ResourceList, error) {
 }
 
 func (k *kubeClient) Create(resources kube.ResourceList) (*kube.Result, error) {
-	if err := k.c.takeUpgradeError(); err != nil {
-		return &kube.Result{}, err
-	}
-	if err := k.c.Apply(k.last); err != nil {
+	if err := k.apply(); err != nil {
 		return &kube.Result{}, err
 	}
 	return &kube.Result{Created: resources}, nil
 }
 
 func (k *kubeClient) Update(_, target kube.ResourceList, _ bool) (*kube.Result, error) {
-	// Helm reads the result even on error.
-	if err := k.c.takeUpgradeError(); err != nil {
-		return &kube.Result{}, err
-	}
-	if err := k.c.Apply(k.last); err != nil {
-		return &kube.Result{}, err
+	if err := k.apply(); err != nil {
+		return &kube.Result{}, err // Helm reads the result even on error
 	}
 	return &kube.Result{Updated: target}, nil
 }
 
-func (c *Cluster) takeUpgradeError() error {
+// apply applies the manifest Helm built, failing before or after as the cluster was told.
+func (k *kubeClient) apply() error {
+	f := k.c.takeFailure()
+	if f.Err != nil && !f.AfterApply {
+		return f.Err
+	}
+	if err := k.c.Apply(k.last); err != nil {
+		return err
+	}
+	return f.Err
+}
+
+// FailNext fails the next Helm installs or upgrades as fs say, one each.
+func (c *Cluster) FailNext(fs ...Failure) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	err := c.UpgradeError
-	c.UpgradeError = nil
-	return err
+	c.failures = append(c.failures, fs...)
+}
+
+func (c *Cluster) takeFailure() Failure {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := c.UpgradeError; err != nil {
+		c.UpgradeError = nil
+		return Failure{Err: err}
+	}
+	if len(c.failures) == 0 {
+		return Failure{}
+	}
+	f := c.failures[0]
+	c.failures = c.failures[1:]
+	return f
 }
 
 // Apply creates or updates every object of a manifest, deletes the kinds' objects
@@ -483,6 +575,15 @@ func (c *Cluster) rollout(ctx context.Context, d *appsv1.Deployment) error {
 		ObservedGeneration: d.Generation, Replicas: want, UpdatedReplicas: want,
 		ReadyReplicas: nReady, AvailableReplicas: nReady, UnavailableReplicas: want - nReady,
 	}
+	// The conditions the deployment controller sets, which kstatus (the rollout wait) reads.
+	available, progressReason := corev1.ConditionFalse, "ReplicaSetUpdated"
+	if nReady == want {
+		available, progressReason = corev1.ConditionTrue, "NewReplicaSetAvailable"
+	}
+	d.Status.Conditions = []appsv1.DeploymentCondition{
+		{Type: appsv1.DeploymentAvailable, Status: available, Reason: "MinimumReplicasAvailable"},
+		{Type: appsv1.DeploymentProgressing, Status: corev1.ConditionTrue, Reason: progressReason},
+	}
 	if c.ProgressDeadline[d.Labels["color"]] {
 		d.Status.Conditions = []appsv1.DeploymentCondition{{
 			Type: appsv1.DeploymentProgressing, Status: corev1.ConditionFalse, Reason: "ProgressDeadlineExceeded",
@@ -549,6 +650,9 @@ func (c *Cluster) Install(releaseName, chartDir string, vals map[string]any) err
 	}
 	in := action.NewInstall(c.Helm)
 	in.ReleaseName, in.Namespace = releaseName, c.Namespace
+	if c.ReleaseNamespace != "" {
+		in.Namespace = c.ReleaseNamespace
+	}
 	rel, err := in.Run(ch, vals)
 	if err != nil {
 		return fmt.Errorf("install %s: %w", releaseName, err)

@@ -2,6 +2,7 @@ package fakecluster
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
@@ -102,9 +103,17 @@ func (c *Cluster) answer(ctx context.Context, p Probe, image string) *gate.Respo
 		return &gate.Response{Status: http.StatusNotFound, Header: h, Body: []byte("404 page not found")}
 	case p.Path == "/metrics":
 		return &gate.Response{Status: http.StatusOK, Header: h, Body: c.metrics(p)}
-	case p.Path == "/health" && noMetrics:
-		// The server's /health counts user requests for a cutover when /metrics is off.
-		return &gate.Response{Status: http.StatusOK, Header: h, Body: []byte(fmt.Sprintf(`{"status":"healthy","user_requests_total":%g}`, c.advance(p)))}
+	case p.Path == "/health" && (noMetrics || c.InFlight != nil):
+		body := map[string]any{"status": "healthy"}
+		if noMetrics {
+			// The server's /health counts user requests for a cutover when /metrics is off.
+			body["user_requests_total"] = c.advance(p)
+		}
+		if c.InFlight != nil {
+			body["user_requests_in_flight"] = c.InFlight(p)
+		}
+		b, _ := json.Marshal(body) // a map of numbers and strings always marshals
+		return &gate.Response{Status: http.StatusOK, Header: h, Body: b}
 	}
 	return &gate.Response{Status: http.StatusOK, Header: h, Body: []byte(`{"status":"ready"}`)}
 }

@@ -78,6 +78,24 @@ func TestPollTimedOutMidTrySaysWhatItWaitedFor(t *testing.T) {
 	assert.Contains(t, err.Error(), "waiting for 2/2 updated, 0 ready")
 }
 
+// TestPollDoesNotTryAgainOnceCancelled: a gate interrupted during a try must not try
+// again, even with the next tick already due, or it could pass and a cutover go on.
+func TestPollDoesNotTryAgainOnceCancelled(t *testing.T) {
+	t.Parallel()
+	for range 50 { // with the tick and the cancel both due, select picks at random: repeat
+		ctx, cancel := context.WithCancel(context.Background())
+		calls := 0
+		err := Poll(ctx, time.Nanosecond, func(context.Context) (bool, string, error) {
+			calls++
+			cancel()
+			return calls > 1, "the gate", nil
+		})
+		require.ErrorIs(t, err, context.Canceled)
+		assert.Contains(t, err.Error(), "waiting for the gate")
+		require.Equal(t, 1, calls)
+	}
+}
+
 // scripted answers each probe from a list, then repeats the last answer.
 type scripted struct{ statuses []int }
 

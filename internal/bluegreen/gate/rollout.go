@@ -8,27 +8,32 @@ import (
 	"strings"
 	"time"
 
+	"github.com/distribution/reference"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
-
-	"github.com/ai-assistant-chart/ai-assistant-chart/internal/retry"
+	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
 )
 
 // Logf prints one progress line.
 type Logf func(format string, args ...any)
 
-// Poll calls try every interval until it reports done, returns an error, or ctx
-// ends; then the error says what it was last waiting for. Never a bare sleep: the
-// wait is bounded by ctx.
+// Poll calls try at once and then every interval until it reports done, returns an
+// error, or ctx ends; then the error says what it was last waiting for. The loop is
+// wait.PollUntilContextCancel, which looks at ctx before each try after the first, so
+// a cancelled gate cannot pass on one more try; wait ends on a bare ctx.Err(), and
+// the "waiting for" text is what this adds.
 func Poll(ctx context.Context, interval time.Duration, try func(context.Context) (done bool, waiting string, err error)) error {
 	start := time.Now()
 	waiting := ""
 	var tryErr error
-	err := retry.Poll(ctx, interval, func(ctx context.Context) (bool, error) {
+	err := wait.PollUntilContextCancel(ctx, interval, true, func(ctx context.Context) (bool, error) {
 		done, w, err := try(ctx)
 		if w != "" {
 			waiting = w
@@ -84,29 +89,35 @@ func (r Rollout) check(ctx context.Context, name string, want int32, image strin
 	if err != nil {
 		return false, "", nil, fmt.Errorf("get deployment %s: %w", name, err)
 	}
-	if d.Status.ObservedGeneration < d.Generation {
-		return false, "the controller to observe the new spec", nil, nil
-	}
-	for _, c := range d.Status.Conditions {
-		if c.Type == appsv1.DeploymentProgressing && c.Status == corev1.ConditionFalse && c.Reason == "ProgressDeadlineExceeded" {
-			return false, "", nil, fmt.Errorf("deployment %s: %s: %s", name, c.Reason, c.Message)
-		}
-	}
 	if got := containerImage(d.Spec.Template.Spec); image != "" && got != image {
 		return false, fmt.Sprintf("image %s (the deployment has %s)", image, got), nil, nil
 	}
 	if d.Spec.Replicas != nil && *d.Spec.Replicas < want {
 		return false, fmt.Sprintf("spec.replicas to reach %d (it is %d)", want, *d.Spec.Replicas), nil, nil
 	}
-	st := d.Status
-	if st.UpdatedReplicas < want || st.ReadyReplicas < want || st.AvailableReplicas < want {
+	// kstatus judges the Deployment as `kubectl rollout status` and Helm 4's waiter do: the
+	// controller saw the spec, every replica is updated, available and Ready, no old one is
+	// left, and a passed progress deadline is a failure. It does not look at the pods, so a
+	// pod that waits for a reason it will not get past is found by stuck.
+	res, err := rolloutStatus(d)
+	if err != nil {
+		return false, "", nil, fmt.Errorf("deployment %s: %w", name, err)
+	}
+	switch res.Status {
+	case status.CurrentStatus:
+	case status.FailedStatus:
+		reason := res.Message
+		for _, c := range res.Conditions {
+			if c.Reason != "" {
+				reason = c.Reason + ": " + c.Message
+			}
+		}
+		return false, "", nil, fmt.Errorf("deployment %s: %s", name, reason)
+	default:
 		if err := r.stuck(ctx, d); err != nil {
 			return false, "", nil, err
 		}
-		return false, fmt.Sprintf("%d/%d updated, %d ready, %d available", st.UpdatedReplicas, want, st.ReadyReplicas, st.AvailableReplicas), nil, nil
-	}
-	if st.Replicas > st.UpdatedReplicas {
-		return false, fmt.Sprintf("%d old replicas to terminate", st.Replicas-st.UpdatedReplicas), nil, nil
+		return false, fmt.Sprintf("%s (%d/%d ready)", res.Message, d.Status.ReadyReplicas, want), nil, nil
 	}
 	pods, err := PodsOf(ctx, r.Kube, d)
 	if err != nil {
@@ -122,6 +133,17 @@ func (r Rollout) check(ctx context.Context, name string, want int32, image strin
 		return false, fmt.Sprintf("%d/%d pods Ready with the new image", len(ready), want), nil, nil
 	}
 	return true, fmt.Sprintf("%d/%d ready", len(ready), want), ready, nil
+}
+
+// rolloutStatus is kstatus's verdict on d, which it reads as unstructured.
+func rolloutStatus(d *appsv1.Deployment) (*status.Result, error) {
+	obj, err := runtime.DefaultUnstructuredConverter.ToUnstructured(d)
+	if err != nil {
+		return nil, err
+	}
+	u := &unstructured.Unstructured{Object: obj}
+	u.SetGroupVersionKind(appsv1.SchemeGroupVersion.WithKind("Deployment")) // a typed Get leaves it empty
+	return status.Compute(u)
 }
 
 // stuckReasons are the waiting reasons a rollout does not get past by waiting: the image
@@ -233,6 +255,29 @@ func containerImage(spec corev1.PodSpec) string {
 		return spec.Containers[0].Image
 	}
 	return ""
+}
+
+// NormalisedImage is ref as a container runtime reports it in node.status.images:
+// ai-assistant:1.0.0 is docker.io/library/ai-assistant:1.0.0. A reference that does not
+// parse is left as written, to match only itself.
+func NormalisedImage(ref string) string {
+	if n, err := reference.ParseNormalizedNamed(ref); err == nil {
+		return n.String()
+	}
+	return ref
+}
+
+// NodeHasImage reports whether node n's kubelet lists image among the images it holds.
+func NodeHasImage(n *corev1.Node, image string) bool {
+	want := NormalisedImage(image)
+	for _, img := range n.Status.Images {
+		for _, name := range img.Names {
+			if NormalisedImage(name) == want {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // ContainerImage is containerImage for callers outside the package.

@@ -39,6 +39,11 @@ func Endpoints(ctx context.Context, kube kubernetes.Interface, namespace, servic
 				required[p.Status.PodIP] = true
 			}
 		}
+		if len(required) == 0 && len(allowed) > 0 {
+			// Every pod runs and none is Ready: the kubelet took them all out of the endpoints,
+			// which will not settle. Traffic must go back now, not at the drain timeout.
+			return false, "", fmt.Errorf("no pod of %s is Ready (%d running): their readiness probes fail", deployment, len(allowed))
+		}
 		got, err := ReadyEndpoints(ctx, kube, namespace, service)
 		if err != nil {
 			return false, "", err
@@ -169,17 +174,35 @@ func (t Traffic) sample(ctx context.Context, podsNow func(context.Context) ([]co
 
 // fromHealth reads user_requests_total from a pod's /health.
 func (t Traffic) fromHealth(ctx context.Context, pod string) (float64, error) {
+	h, err := t.health(ctx, pod)
+	if err != nil {
+		return 0, fmt.Errorf("pod %s serves no /metrics; %w", pod, err)
+	}
+	if h.UserRequests == nil {
+		return 0, fmt.Errorf("pod %s serves no /metrics and its /health (status %d) has no user_requests_total: an image older than the chart's drain check; pass --max-old-rate -1 to skip it", pod, h.status)
+	}
+	return *h.UserRequests, nil
+}
+
+// healthCounts is what a pod's /health reports about its user requests; a field an older
+// image does not report is nil, and so is every field of an answer other than 200.
+type healthCounts struct {
+	UserRequests *float64 `json:"user_requests_total"`
+	InFlight     *float64 `json:"user_requests_in_flight"`
+	status       int
+}
+
+// health reads a pod's /health counts.
+func (t Traffic) health(ctx context.Context, pod string) (healthCounts, error) {
 	resp, err := t.Prober.Pod(ctx, t.Namespace, pod, t.Port, "/health")
 	if err != nil {
-		return 0, fmt.Errorf("pod %s serves no /metrics; read /health: %w", pod, err)
+		return healthCounts{}, fmt.Errorf("read /health: %w", err)
 	}
-	var body struct {
-		UserRequests *float64 `json:"user_requests_total"`
+	h := healthCounts{status: resp.Status}
+	if resp.Status != http.StatusOK || json.Unmarshal(resp.Body, &h) != nil {
+		return healthCounts{status: resp.Status}, nil
 	}
-	if resp.Status != http.StatusOK || json.Unmarshal(resp.Body, &body) != nil || body.UserRequests == nil {
-		return 0, fmt.Errorf("pod %s serves no /metrics and its /health (status %d) has no user_requests_total: an image older than the chart's drain check; pass --max-old-rate -1 to skip it", pod, resp.Status)
-	}
-	return *body.UserRequests, nil
+	return h, nil
 }
 
 // UserRequests sums http_requests_total over every route but the probe routes.
@@ -284,4 +307,56 @@ func sortedKeys(m map[string]bool) string {
 	}
 	sort.Strings(keys)
 	return "[" + strings.Join(keys, " ") + "]"
+}
+
+// Idle waits until no pod that pods lists (afresh each round) is serving a user request: a
+// chat stream may last minutes after its colour stopped taking new traffic. It reads each pod's
+// /health user_requests_in_flight, which the server reports with or without /metrics; a pod
+// whose image reports none is not waited for, and the log says so.
+func (t Traffic) Idle(ctx context.Context, pods func(context.Context) ([]corev1.Pod, error)) error {
+	start := time.Now()
+	last, unknown := "", map[string]bool{}
+	return Poll(ctx, t.Interval, func(ctx context.Context) (bool, string, error) {
+		list, err := pods(ctx)
+		if err != nil {
+			return false, "", err
+		}
+		total, busy := 0.0, []string{}
+		for _, p := range list {
+			n, ok, err := t.inFlight(ctx, p.Name)
+			if err != nil {
+				return false, "", err
+			}
+			if !ok {
+				if !unknown[p.Name] {
+					t.Log("  pod %s reports no user_requests_in_flight on /health (an older image): not waited for", p.Name)
+					unknown[p.Name] = true
+				}
+				continue
+			}
+			if n > 0 {
+				total += n
+				busy = append(busy, fmt.Sprintf("%s: %g", p.Name, n))
+			}
+		}
+		waiting := fmt.Sprintf("%g user requests in flight (%s)", total, strings.Join(busy, ", "))
+		if total > 0 && waiting != last {
+			t.Log("  %s, %s so far", waiting, time.Since(start).Round(time.Second))
+			last = waiting
+		}
+		return total == 0, waiting, nil
+	})
+}
+
+// inFlight reads a pod's user requests in flight from /health; ok is false when it has none.
+// The /health request itself is a probe route: the server does not count it.
+func (t Traffic) inFlight(ctx context.Context, pod string) (n float64, ok bool, err error) {
+	h, err := t.health(ctx, pod)
+	if err != nil {
+		return 0, false, fmt.Errorf("pod %s: %w", pod, err)
+	}
+	if h.InFlight == nil {
+		return 0, false, nil
+	}
+	return *h.InFlight, true, nil
 }
