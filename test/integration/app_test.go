@@ -276,10 +276,11 @@ func (a *app) bluegreen(ctx context.Context, args ...string) (int, map[string]an
 	full := append([]string{"--kubeconfig", a.c.KubeconfigPath, "-n", a.ns, "-o", "json"}, args...)
 	full = append(full, release)
 	var stdout, stderr bytes.Buffer
+	began := time.Now()
 	code := cli.Main(ctx, full, &stdout, &stderr, cli.ConnectCluster)
 	var res map[string]any
 	_ = json.Unmarshal(stdout.Bytes(), &res)
-	a.t.Logf("bluegreen %s -> exit %d\n%s", strings.Join(args, " "), code, lastLines(stderr.String(), 15))
+	a.t.Logf("bluegreen %s (started %s) -> exit %d\n%s", strings.Join(args, " "), began.UTC().Format("15:04:05.000"), code, lastLines(stderr.String(), 15))
 	return code, res, stdout.String() + stderr.String()
 }
 
@@ -348,6 +349,9 @@ func (a *app) loadObserved(ctx context.Context, keepAlive bool, d time.Duration,
 			Duration:    d,
 			MaxRequests: int(200 * d.Seconds() * 1.1),
 			KeepAlive:   keepAlive,
+			// A second's worth in flight: on a busy machine fresh connections take a few
+			// hundred milliseconds, and the rate must not fall for want of workers.
+			Concurrency: 200,
 			Timeout:     5 * time.Second,
 			Headers:     loadgen.DefaultHeaders,
 			OnSample:    observe,

@@ -33,7 +33,7 @@ const (
 )
 
 // TestMultiNode runs the checks that need more than one node on a 1 control-plane + 2 worker
-// cluster (ai-assistant-multi), made for this test and deleted afterwards unless
+// cluster (ai-assistant-multi), made for this test and deleted after the suite unless
 // KEEP_CLUSTER=1 (a kept cluster is reused by the next run).
 func TestMultiNode(t *testing.T) {
 	t.Parallel()
@@ -44,12 +44,7 @@ func TestMultiNode(t *testing.T) {
 		{ContainerPort: multiAppPort, HostPort: multiAppPort, ListenAddress: "127.0.0.1"},
 	}}
 	if os.Getenv("KEEP_CLUSTER") != "1" {
-		// Registered first so it runs last, after the logs of a failure are exported.
-		t.Cleanup(func() {
-			if err := cluster.Delete(context.Background(), o); err != nil {
-				t.Errorf("delete cluster %s: %v", o.Name, err)
-			}
-		})
+		deleteAfterSuite(o)
 	}
 	c := clusterForTest(t, ctx, o)
 

@@ -13,8 +13,6 @@ import (
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
 
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/cli"
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/loadgen"
@@ -79,11 +77,7 @@ func TestConfigCutoverModel(t *testing.T) {
 	defer cancel()
 	require.Equal(t, "deepseek-chat", a.configMapValue("blue", "DEFAULT_MODEL"), "blue starts on the chart's default model")
 
-	rc := rest.CopyConfig(a.c.RESTConfig)
-	rc.QPS, rc.Burst = 200, 400
-	watchClient, err := kubernetes.NewForConfig(rc)
-	require.NoError(t, err)
-	watch := stack.WatchSelector(watchClient, a.ns, release)
+	watch := stack.WatchSelector(a.c.Clientset, a.ns, release)
 	loadCtx, stopLoad := context.WithCancel(ctx)
 	defer stopLoad()
 	wait := a.bothLoads(loadCtx, 8*time.Minute)

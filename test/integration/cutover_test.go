@@ -17,8 +17,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
-	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
 
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/loadgen"
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/stack"
@@ -52,13 +50,8 @@ func TestCutoverUnderLoad(t *testing.T) {
 			defer cancel()
 			loadCtx, stopLoad := context.WithCancel(ctx)
 			defer stopLoad()
-			// A client of its own, unthrottled: client-go's default 5 requests/s would space the
-			// selector polls far beyond 20 ms.
-			rc := rest.CopyConfig(a.c.RESTConfig)
-			rc.QPS, rc.Burst = 200, 400
-			watchClient, err := kubernetes.NewForConfig(rc)
-			require.NoError(t, err)
-			watch := stack.WatchSelector(watchClient, a.ns, release)
+			// A watch: each selector change is timed as it is delivered, with no polling.
+			watch := stack.WatchSelector(a.c.Clientset, a.ns, release)
 			began := time.Now()
 			follow := &follower{}
 			wait := a.loadObserved(loadCtx, keepAlive, 10*time.Minute, follow.observe)
