@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# Installs the pinned tools into ./bin. A stamp file per tool and version makes a warm run
-# a no-op, and changing a version below rebuilds just that tool.
+# Installs the pinned tools into ./bin. Each is built once per machine into a cache outside
+# the checkout (TOOLS_CACHE), keyed by a hash of its build command, the Go toolchain and, for
+# ct, hack/tools' go.mod and go.sum, so a fresh clone copies them instead of building them. A
+# stamp file per tool and version makes a warm run a no-op; changing a version below rebuilds
+# just that tool.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 HELM_VERSION=v3.22.0
@@ -12,9 +15,12 @@ GOTESTSUM_VERSION=v1.13.0
 CT_VERSION=v3.14.0 # pinned in hack/tools/go.mod
 
 BIN="${REPO_ROOT}/bin"
-mkdir -p "${BIN}"
+TOOLS_CACHE="${TOOLS_CACHE:-${XDG_CACHE_HOME:-${HOME}/.cache}/ai-assistant-chart/tools}"
+mkdir -p "${BIN}" "${TOOLS_CACHE}"
+GO_TOOLCHAIN="$(go env GOVERSION GOOS GOARCH | tr '\n' ' ')"
 
-# install NAME VERSION BUILD-COMMAND...: run the build unless NAME is stamped at VERSION.
+# install NAME VERSION BUILD-COMMAND...: unless NAME is stamped at VERSION in ./bin, copy it
+# from the cache, building it there first (the command writes it into $GOBIN) when missing.
 install() {
   local name=$1 version=$2
   shift 2
@@ -22,8 +28,18 @@ install() {
   if [[ -x "${BIN}/${name}" && -f "${stamp}" ]]; then
     return 0
   fi
-  step "installing ${name} ${version}"
-  GOBIN="${BIN}" "$@"
+  local key
+  key="$({ printf '%s\n' "$*" "${GO_TOOLCHAIN}"; [[ ${name} != ct ]] || cat "${REPO_ROOT}/hack/tools/go.mod" "${REPO_ROOT}/hack/tools/go.sum"; } | sha256sum | cut -c1-12)"
+  local cached="${TOOLS_CACHE}/${name}-${version}-${key}"
+  if [[ ! -x "${cached}/${name}" ]]; then
+    step "installing ${name} ${version} (into ${cached})"
+    local tmp
+    tmp="$(mktemp -d "${TOOLS_CACHE}/.build-${name}-XXXXXX")"
+    GOBIN="${tmp}" "$@"
+    rm -rf "${cached}"
+    mv "${tmp}" "${cached}" # whole, or not at all: a killed build leaves only a .build- dir
+  fi
+  cp -f "${cached}/${name}" "${BIN}/${name}"
   rm -f "${BIN}/.${name}-"*
   touch "${stamp}"
 }
@@ -37,6 +53,6 @@ install kubeconform "${KUBECONFORM_VERSION}" go install "github.com/yannh/kubeco
 install kube-score "${KUBE_SCORE_VERSION}" go install "github.com/zegl/kube-score/cmd/kube-score@${KUBE_SCORE_VERSION}"
 install gotestsum "${GOTESTSUM_VERSION}" go install "gotest.tools/gotestsum@${GOTESTSUM_VERSION}"
 install golangci-lint "${GOLANGCI_LINT_VERSION}" go install "github.com/golangci/golangci-lint/v2/cmd/golangci-lint@${GOLANGCI_LINT_VERSION}"
-install ct "${CT_VERSION}" bash -c "cd '${REPO_ROOT}/hack/tools' && go build -o '${BIN}/ct' github.com/helm/chart-testing/v3/ct"
+install ct "${CT_VERSION}" bash -c "cd '${REPO_ROOT}/hack/tools' && go build -o \"\${GOBIN}/ct\" github.com/helm/chart-testing/v3/ct"
 
 step "tools ready in ${BIN}: $(cd "${BIN}" && ls | tr '\n' ' ')"
