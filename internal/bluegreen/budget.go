@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/values"
 	corev1 "k8s.io/api/core/v1"
 )
 
@@ -23,7 +24,7 @@ const (
 // (failureThreshold-1) × periodSeconds (a probe may land at once); this check needs, at
 // worst, FailureLimit+1 rounds Interval apart and then a switch as long as the one just made.
 // The proxy's own sync comes on top of both, so it is left out.
-func switchBackBudget(c Color, pods []corev1.Pod, g Gates, switchTook time.Duration) string {
+func switchBackBudget(c values.Color, pods []corev1.Pod, g Gates, switchTook time.Duration) string {
 	kubelet, probe := time.Duration(-1), ""
 	for _, p := range pods {
 		for _, ctr := range p.Spec.Containers {

@@ -11,14 +11,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"k8s.io/utils/clock"
 	"os"
 	"os/user"
 	"time"
 
+	"k8s.io/utils/clock"
+
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/gate"
+	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/values"
 )
 
 // Configuration holds what every operation shares: where the values live, the
@@ -173,14 +175,14 @@ func (c *Configuration) load(ctx context.Context) (*State, error) {
 
 // apply changes the values, then waits until the cluster shows them: at once after
 // a Helm upgrade, after a sync for GitOps.
-func (c *Configuration) apply(ctx context.Context, st *State, change Change, description string) (*State, error) {
-	return c.applyBuilt(ctx, st, func(*Snapshot) Change { return change }, description)
+func (c *Configuration) apply(ctx context.Context, st *State, change values.Change, description string) (*State, error) {
+	return c.applyBuilt(ctx, st, func(*Snapshot) values.Change { return change }, description)
 }
 
 // applyBuilt is apply for a change built from the values it goes over. When another upgrade
 // landed since st was read, the values are read again and the change built again over them,
 // and the run says so: nothing that upgrade set is undone.
-func (c *Configuration) applyBuilt(ctx context.Context, st *State, build func(*Snapshot) Change, description string) (*State, error) {
+func (c *Configuration) applyBuilt(ctx context.Context, st *State, build func(*Snapshot) values.Change, description string) (*State, error) {
 	change := build(st.snap)
 	// After a failed upgrade the live objects may not be what the values say; an upgrade of
 	// the same values puts them back (Helm's three-way merge patches the drift).

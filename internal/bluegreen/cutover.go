@@ -11,6 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/gate"
+	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/values"
 )
 
 // servicePort is the name of the chart's Service port; pods are probed on the
@@ -161,7 +162,7 @@ func (r *run) unverified(st *State) bool {
 // cutover moves traffic to colour `to` once it has parity and passes the gates,
 // verifies the switch (switching back on failure) and schedules the old colour's
 // scale-down. extra is set on `to` with the scale-up (a new image for deploy).
-func (r *run) cutover(ctx context.Context, st *State, to Color, extra Change) error {
+func (r *run) cutover(ctx context.Context, st *State, to values.Color, extra values.Change) error {
 	from := st.Active
 	var err error
 	if st, err = r.scaleUp(ctx, st, to, extra); err != nil {
@@ -182,7 +183,7 @@ func (r *run) cutover(ctx context.Context, st *State, to Color, extra Change) er
 
 // afterSwitch verifies a switch and schedules the old colour's scale-down; it is
 // also where an interrupted run resumes.
-func (r *run) afterSwitch(ctx context.Context, st *State, from, to Color) error {
+func (r *run) afterSwitch(ctx context.Context, st *State, from, to values.Color) error {
 	if err := r.verify(ctx, st, from, to); err != nil {
 		return err
 	}
@@ -197,9 +198,9 @@ func (r *run) afterSwitch(ctx context.Context, st *State, from, to Color) error 
 }
 
 // scaleUp sets colour `to` to the active colour's current size (and extra).
-func (r *run) scaleUp(ctx context.Context, st *State, to Color, extra Change) (*State, error) {
+func (r *run) scaleUp(ctx context.Context, st *State, to values.Color, extra values.Change) (*State, error) {
 	n := st.parity()
-	change := Change{string(to) + ".replicas": n, string(to) + ".scaleDownAt": ""}
+	change := values.Change{string(to) + ".replicas": n, string(to) + ".scaleDownAt": ""}
 	for k, v := range extra {
 		change[k] = v
 	}
@@ -219,7 +220,7 @@ func (r *run) scaleUp(ctx context.Context, st *State, to Color, extra Change) (*
 }
 
 // waitReady waits for every pod of `to` to be Ready and its Deployment available.
-func (r *run) waitReady(ctx context.Context, st *State, to Color) ([]corev1.Pod, error) {
+func (r *run) waitReady(ctx context.Context, st *State, to values.Color) ([]corev1.Pod, error) {
 	var pods []corev1.Pod
 	cs := st.Colors[to]
 	want := int32(st.parity())
@@ -246,7 +247,7 @@ func (r *run) waitReady(ctx context.Context, st *State, to Color) ([]corev1.Pod,
 }
 
 // gate requires /ready and /health on each pod of `to` and through the preview Service.
-func (r *run) gate(ctx context.Context, st *State, to Color, pods []corev1.Pod) error {
+func (r *run) gate(ctx context.Context, st *State, to values.Color, pods []corev1.Pod) error {
 	var targets []gate.Target
 	for _, p := range pods {
 		targets = append(targets, gate.Target{Kind: "pod", Name: p.Name, Port: podPort(st)})
@@ -278,14 +279,14 @@ func (r *run) health(st *State) gate.Health {
 }
 
 // gateFailed leaves traffic where it is and, if asked, scales `to` down.
-func (r *run) gateFailed(ctx context.Context, st *State, to Color, cause error) error {
+func (r *run) gateFailed(ctx context.Context, st *State, to values.Color, cause error) error {
 	if errors.Is(cause, context.Canceled) {
 		return cause
 	}
 	kept := fmt.Sprintf("%s kept running for inspection (`bluegreen abort %s` scales it down)", to, r.c.Release)
 	if r.opts.ScaleDownOnFailure {
 		err := r.c.step(ctx, r.res, fmt.Sprintf("scale %s to zero after the failed gate", to), func() (string, bool, error) {
-			_, err := r.c.apply(ctx, st, Change{string(to) + ".replicas": 0}, fmt.Sprintf("bluegreen: gate failed, %s scaled down", to))
+			_, err := r.c.apply(ctx, st, values.Change{string(to) + ".replicas": 0}, fmt.Sprintf("bluegreen: gate failed, %s scaled down", to))
 			return "", false, err
 		})
 		if err != nil {
@@ -296,13 +297,11 @@ func (r *run) gateFailed(ctx context.Context, st *State, to Color, cause error) 
 	return fmt.Errorf("%w (service stays on %s; %s): %w", ErrGateFailed, st.Active, kept, cause)
 }
 
-func (c Color) String() string { return string(c) }
-
 // switchTo points the Service at `to` and pins `from` at its current size, so it
 // stays ready for a rollback while its autoscaler sees no traffic.
-func (r *run) switchTo(ctx context.Context, st *State, from, to Color) (*State, error) {
+func (r *run) switchTo(ctx context.Context, st *State, from, to values.Color) (*State, error) {
 	pin := st.Colors[from].Current
-	change := func(s *Snapshot) Change {
+	change := func(s *Snapshot) values.Change {
 		ch := s.rebase(to)
 		ch["activeColor"] = string(to)
 		if pin > 0 {
@@ -333,7 +332,7 @@ func (r *run) switchTo(ctx context.Context, st *State, from, to Color) (*State, 
 // switchFailed reads where traffic is after the switch's upgrade failed: an upgrade can
 // patch the Service and then fail on another object. Traffic that moved is switched back, as
 // after a failed verification; traffic that stayed is said to have stayed.
-func (r *run) switchFailed(ctx context.Context, st *State, from, to Color, cause error) error {
+func (r *run) switchFailed(ctx context.Context, st *State, from, to values.Color, cause error) error {
 	ctx = context.WithoutCancel(ctx) // what happened must be read even when interrupted
 	live, err := r.c.load(ctx)
 	if err != nil {
@@ -349,7 +348,7 @@ func (r *run) switchFailed(ctx context.Context, st *State, from, to Color, cause
 
 // verify checks traffic really moved to `to` and stays healthy; on failure it
 // switches back to `from` and says so.
-func (r *run) verify(ctx context.Context, st *State, from, to Color) error {
+func (r *run) verify(ctx context.Context, st *State, from, to values.Color) error {
 	g := r.opts.Gates
 	newPods, oldPods := st.Colors[to].pods, st.Colors[from].pods
 	if w := switchBackBudget(to, newPods, g, r.switchTook); w != "" {
@@ -401,7 +400,7 @@ func (r *run) verify(ctx context.Context, st *State, from, to Color) error {
 // whileHealthy runs fn while it watches colour `to` through targets, as the soak does. Traffic
 // already depends on `to` while the old colour drains: if `to` fails first, fn is stopped and
 // the failure returned at once, not after the drain.
-func (r *run) whileHealthy(ctx context.Context, soak gate.Health, to Color, targets []gate.Target, fn func(context.Context) error) error {
+func (r *run) whileHealthy(ctx context.Context, soak gate.Health, to values.Color, targets []gate.Target, fn func(context.Context) error) error {
 	fnCtx, stopFn := context.WithCancel(ctx)
 	defer stopFn()
 	watchCtx, stopWatch := context.WithCancel(ctx)
@@ -424,7 +423,7 @@ func (r *run) whileHealthy(ctx context.Context, soak gate.Health, to Color, targ
 }
 
 // revert switches traffic back after a failed verification.
-func (r *run) revert(ctx context.Context, st *State, from, to Color, cause error) error {
+func (r *run) revert(ctx context.Context, st *State, from, to values.Color, cause error) error {
 	r.c.Log("verification of %s failed: %v", to, cause)
 	r.c.Log("switching traffic back to %s", from)
 	// Switching back must happen even when the run is being interrupted.
@@ -449,10 +448,10 @@ func (r *run) revert(ctx context.Context, st *State, from, to Color, cause error
 }
 
 // scheduleScaleDown records the old colour's deadline in the values and returns.
-func (r *run) scheduleScaleDown(ctx context.Context, st *State, from Color) (*State, error) {
+func (r *run) scheduleScaleDown(ctx context.Context, st *State, from values.Color) (*State, error) {
 	at := r.c.Clock.Now().Add(r.opts.ScaleDownDelay).UTC().Truncate(time.Second)
 	err := r.c.step(ctx, r.res, fmt.Sprintf("record %s's scale-down deadline", from), func() (string, bool, error) {
-		next, err := r.c.apply(ctx, st, Change{string(from) + ".scaleDownAt": at.Format(time.RFC3339)},
+		next, err := r.c.apply(ctx, st, values.Change{string(from) + ".scaleDownAt": at.Format(time.RFC3339)},
 			fmt.Sprintf("bluegreen: %s verified; %s kept for rollback until %s", st.Active, from, at.Format(time.RFC3339)))
 		if err != nil {
 			return "", false, err
@@ -511,7 +510,7 @@ func (r *run) waitAndFinalize(ctx context.Context, st *State) error {
 // active colour's size back to its values.
 func (r *run) scaleDown(ctx context.Context, st *State) (*State, error) {
 	idle, active := st.Idle, st.Active
-	change := Change{string(idle) + ".replicas": 0, string(idle) + ".scaleDownAt": ""}
+	change := values.Change{string(idle) + ".replicas": 0, string(idle) + ".scaleDownAt": ""}
 	if p := st.snap.Values.Colors[active].Replicas; p != nil && (st.snap.Values.Autoscaling || *p == st.snap.Values.DefaultReplicas()) {
 		// The pin gave the new colour parity during the switch; from here its
 		// autoscaler (or replicaCount, already equal) owns its size again.
@@ -534,7 +533,7 @@ func (r *run) scaleDown(ctx context.Context, st *State) (*State, error) {
 // waitIdle waits, as one step, until colour c's pods serve no user request: the streams a switch
 // left on them finish before they are scaled down. A stream still open at the bound is a reason
 // to stop, not to cut it: the colour keeps running and the next finalize tries again.
-func (r *run) waitIdle(ctx context.Context, st *State, c Color) error {
+func (r *run) waitIdle(ctx context.Context, st *State, c values.Color) error {
 	bound := r.opts.InFlightTimeout
 	if bound <= 0 || st.Colors[c].Current == 0 {
 		return nil
@@ -556,8 +555,8 @@ func (r *run) waitIdle(ctx context.Context, st *State, c Color) error {
 
 // switchBack builds the change that points traffic at colour `to` again, rebasing the values
 // on what it runs.
-func switchBack(to Color) func(*Snapshot) Change {
-	return func(s *Snapshot) Change {
+func switchBack(to values.Color) func(*Snapshot) values.Change {
+	return func(s *Snapshot) values.Change {
 		ch := s.rebase(to)
 		ch["activeColor"] = string(to)
 		return ch
@@ -568,7 +567,7 @@ func switchBack(to Color) func(*Snapshot) Change {
 // Ready pods that colour `to` runs now: an autoscaler may add pods, and a rollout or a node
 // drain may replace them; probing a pod that is gone would fail a healthy colour. None Ready
 // is a failure.
-func (r *run) colourTargets(st *State, to Color, service string) func(ctx context.Context) ([]gate.Target, error) {
+func (r *run) colourTargets(st *State, to values.Color, service string) func(ctx context.Context) ([]gate.Target, error) {
 	deployment, port, podsNow := st.Colors[to].Deployment, podPort(st), r.colourPods(st, to)
 	return func(ctx context.Context) ([]gate.Target, error) {
 		pods, err := podsNow(ctx)
@@ -592,7 +591,7 @@ func (r *run) colourTargets(st *State, to Color, service string) func(ctx contex
 }
 
 // colourPods lists the pods colour c runs now, for the checks that must follow replaced pods.
-func (r *run) colourPods(st *State, c Color) func(ctx context.Context) ([]corev1.Pod, error) {
+func (r *run) colourPods(st *State, c values.Color) func(ctx context.Context) ([]corev1.Pod, error) {
 	deployment, ns := st.Colors[c].Deployment, st.Namespace
 	return func(ctx context.Context) ([]corev1.Pod, error) {
 		d, err := r.c.Kube.AppsV1().Deployments(ns).Get(ctx, deployment, metav1.GetOptions{})

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen"
+	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/values"
 )
 
 func TestDeployCutsOverAndSchedulesScaleDown(t *testing.T) {
@@ -44,8 +45,8 @@ func TestDeployCutsOverAndSchedulesScaleDown(t *testing.T) {
 
 	s := f.status()
 	assert.Equal(t, bluegreen.PhaseRollbackReady, s.Phase)
-	assert.Equal(t, "ai-assistant:2.0.0", s.Colors[bluegreen.Green].LiveImage)
-	assert.EqualValues(t, 3, s.Colors[bluegreen.Blue].Ready, "the old colour stays at full size")
+	assert.Equal(t, "ai-assistant:2.0.0", s.Colors[values.Green].LiveImage)
+	assert.EqualValues(t, 3, s.Colors[values.Blue].Ready, "the old colour stays at full size")
 
 	hist := strings.Join(f.history(), "\n")
 	assert.Contains(t, hist, "bluegreen: prepare green")
@@ -71,9 +72,9 @@ func TestDeployGivesIdleColourTheAutoscaledSize(t *testing.T) {
 
 	assert.EqualValues(t, 6, f.value("green.replicas"), "parity with what blue runs, not the values' minimum")
 	s := f.status()
-	require.NotNil(t, s.Colors[bluegreen.Green].HPA)
-	assert.EqualValues(t, 6, s.Colors[bluegreen.Green].HPA.Min)
-	assert.EqualValues(t, 6, s.Colors[bluegreen.Green].Ready)
+	require.NotNil(t, s.Colors[values.Green].HPA)
+	assert.EqualValues(t, 6, s.Colors[values.Green].HPA.Min)
+	assert.EqualValues(t, 6, s.Colors[values.Green].Ready)
 }
 
 func TestDeployParityIsCappedAtTheAutoscalerMaximum(t *testing.T) {
@@ -103,5 +104,5 @@ func TestDeployByDigest(t *testing.T) {
 	d.Digest = "sha256:" + strings.Repeat("a", 64)
 	_, err := d.Run(context.Background())
 	require.NoError(t, err)
-	assert.Equal(t, "ai-assistant@"+d.Digest, f.status().Colors[bluegreen.Green].LiveImage)
+	assert.Equal(t, "ai-assistant@"+d.Digest, f.status().Colors[values.Green].LiveImage)
 }

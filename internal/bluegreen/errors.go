@@ -3,13 +3,16 @@ package bluegreen
 import (
 	"errors"
 	"fmt"
+
+	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/values"
 )
 
 // Sentinel errors let a command map a failure to its documented exit code with
 // errors.Is; every returned error wraps at most one of them.
 var (
-	// ErrBadInput: the request was refused before anything changed.
-	ErrBadInput = errors.New("bad input")
+	// ErrBadInput: the request was refused before anything changed. It is the values
+	// package's, which refuses input too (a colour, a values file), re-exported.
+	ErrBadInput = values.ErrBadInput
 	// ErrLocked: another run holds the release's lock, or Helm has an operation pending.
 	ErrLocked = errors.New("release is locked")
 	// ErrGateFailed: a pre-switch gate failed; traffic was not touched.

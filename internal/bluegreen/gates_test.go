@@ -15,6 +15,7 @@ import (
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen"
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/fakecluster"
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/gate"
+	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/values"
 )
 
 func TestGateFailureKeepsTraffic(t *testing.T) {
@@ -75,7 +76,7 @@ func TestGateFailureKeepsTraffic(t *testing.T) {
 			assert.Contains(t, err.Error(), tc.wantCheck, "the error names the failed check")
 			assert.Contains(t, err.Error(), tc.wantAlso)
 			assert.Equal(t, "gate-failed", res.Outcome)
-			assert.Equal(t, bluegreen.Blue, f.status().Active, "traffic is untouched")
+			assert.Equal(t, values.Blue, f.status().Active, "traffic is untouched")
 			assert.Equal(t, "blue", f.serviceColor())
 			for _, p := range f.cl.Probes() {
 				assert.NotEqual(t, "green", p.Active, "the main Service never selected green")

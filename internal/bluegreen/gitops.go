@@ -1,7 +1,6 @@
 package bluegreen
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -9,13 +8,10 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
 
-	"gopkg.in/yaml.v3"
+	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/values"
 	"helm.sh/helm/v3/pkg/chart"
 	sigsyaml "sigs.k8s.io/yaml"
-
-	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/snapshot"
 )
 
 // GitOpsStore keeps the values in a values file that Argo CD or Flux syncs from
@@ -57,7 +53,7 @@ func (g *GitOpsStore) Load(_ context.Context) (*Snapshot, error) {
 		user = map[string]any{}
 	}
 	user = overlay(user, g.printed)
-	v, err := parseValues(g.Chart, user)
+	v, err := values.Parse(g.Chart, user)
 	if err != nil {
 		return nil, fmt.Errorf("read values file %s: %w", g.ValuesFile, err)
 	}
@@ -65,7 +61,7 @@ func (g *GitOpsStore) Load(_ context.Context) (*Snapshot, error) {
 }
 
 // Apply writes the change into the file, keeping its comments and order, or prints it.
-func (g *GitOpsStore) Apply(ctx context.Context, _ *Snapshot, change Change, description string) error {
+func (g *GitOpsStore) Apply(ctx context.Context, _ *Snapshot, change values.Change, description string) error {
 	if g.Print != nil {
 		out, err := sigsyaml.Marshal(change.Nested())
 		if err != nil {
@@ -81,7 +77,7 @@ func (g *GitOpsStore) Apply(ctx context.Context, _ *Snapshot, change Change, des
 	if err != nil {
 		return fmt.Errorf("read values file %s: %w", g.ValuesFile, err)
 	}
-	out, err := EditValues(b, change)
+	out, err := values.Edit(b, change)
 	if err != nil {
 		return fmt.Errorf("edit values file %s: %w", g.ValuesFile, err)
 	}
@@ -98,7 +94,7 @@ func (g *GitOpsStore) Apply(ctx context.Context, _ *Snapshot, change Change, des
 
 // overlay returns base with every leaf of top set over it.
 func overlay(base, top map[string]any) map[string]any {
-	out := copyMap(base)
+	out := values.Copy(base)
 	for k, v := range top {
 		if tm, ok := v.(map[string]any); ok {
 			bm, _ := out[k].(map[string]any)
@@ -108,84 +104,6 @@ func overlay(base, top map[string]any) map[string]any {
 		out[k] = v
 	}
 	return out
-}
-
-// EditValues sets the change's paths in a YAML values document, keeping its
-// comments, key order and every other value.
-func EditValues(doc []byte, change Change) ([]byte, error) {
-	var root yaml.Node
-	if err := yaml.Unmarshal(doc, &root); err != nil {
-		return nil, fmt.Errorf("parse yaml: %w", err)
-	}
-	if root.Kind == 0 {
-		root = yaml.Node{Kind: yaml.DocumentNode, Content: []*yaml.Node{{Kind: yaml.MappingNode, Tag: "!!map"}}}
-	}
-	if root.Kind != yaml.DocumentNode || len(root.Content) != 1 || root.Content[0].Kind != yaml.MappingNode {
-		return nil, errors.New("the values file is not a YAML mapping")
-	}
-	for _, path := range change.Paths() {
-		if err := setPath(root.Content[0], strings.Split(path, "."), change[path]); err != nil {
-			return nil, fmt.Errorf("set %s: %w", path, err)
-		}
-	}
-	var buf bytes.Buffer
-	enc := yaml.NewEncoder(&buf)
-	enc.SetIndent(2)
-	if err := enc.Encode(&root); err != nil {
-		return nil, fmt.Errorf("render yaml: %w", err)
-	}
-	return buf.Bytes(), nil
-}
-
-func setPath(m *yaml.Node, keys []string, value any) error {
-	_, unset := value.(snapshot.Unset)
-	for i := 0; i+1 < len(m.Content); i += 2 {
-		if m.Content[i].Value != keys[0] {
-			continue
-		}
-		if len(keys) == 1 && unset {
-			m.Content = append(m.Content[:i], m.Content[i+2:]...)
-			return nil
-		}
-		if len(keys) == 1 {
-			return setScalar(m.Content[i+1], value)
-		}
-		if unset && m.Content[i+1].Kind != yaml.MappingNode {
-			return nil // nothing there to remove
-		}
-		next := m.Content[i+1]
-		if next.Kind != yaml.MappingNode {
-			if next.Tag != "!!null" {
-				return fmt.Errorf("%s is not a mapping", keys[0])
-			}
-			*next = yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
-		}
-		return setPath(next, keys[1:], value)
-	}
-	if unset {
-		return nil // the key is not there: nothing to remove
-	}
-	key := &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: keys[0]}
-	val := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
-	m.Content = append(m.Content, key, val)
-	if len(keys) == 1 {
-		return setScalar(val, value)
-	}
-	return setPath(val, keys[1:], value)
-}
-
-func setScalar(n *yaml.Node, value any) error {
-	var v yaml.Node
-	if err := v.Encode(value); err != nil {
-		return err
-	}
-	// Keep the comments that were on the old value.
-	v.HeadComment, v.LineComment, v.FootComment = n.HeadComment, n.LineComment, n.FootComment
-	if s, ok := value.(string); ok && s == "" {
-		v.Style = yaml.DoubleQuotedStyle
-	}
-	*n = v
-	return nil
 }
 
 func writeFileAtomic(path string, data []byte) error {

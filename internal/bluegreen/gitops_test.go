@@ -17,6 +17,7 @@ import (
 	sigsyaml "sigs.k8s.io/yaml"
 
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen"
+	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/values"
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/golden"
 )
 
@@ -128,7 +129,7 @@ func TestGitOpsWithoutSyncTimesOutBeforeTheSwitch(t *testing.T) {
 
 func TestEditValuesKeepsCommentsAndOtherKeys(t *testing.T) {
 	t.Parallel()
-	out, err := bluegreen.EditValues([]byte(gitopsValues), bluegreen.Change{
+	out, err := values.Edit([]byte(gitopsValues), values.Change{
 		"green.image.tag": "2.0.0", "green.replicas": 4, "blue.replicas": nil, "activeColor": "green",
 	})
 	require.NoError(t, err)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen"
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/fakecluster"
+	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/values"
 )
 
 func TestBadInputIsRefusedBeforeAnythingChanges(t *testing.T) {
@@ -53,7 +54,7 @@ func TestBadInputIsRefusedBeforeAnythingChanges(t *testing.T) {
 			assert.False(t, f.leaseExists(), "no lock is left behind")
 		})
 	}
-	_, err := bluegreen.ParseColor("purple")
+	_, err := values.ParseColor("purple")
 	require.ErrorIs(t, err, bluegreen.ErrBadInput)
 }
 
@@ -83,8 +84,8 @@ func TestFinalizeWaitsForTheDeadline(t *testing.T) {
 	assert.Nil(t, f.value("green.replicas"), "green's parity pin equals replicaCount and is handed back")
 	s := f.status()
 	assert.Equal(t, bluegreen.PhaseStable, s.Phase)
-	assert.EqualValues(t, 0, s.Colors[bluegreen.Blue].Current)
-	assert.EqualValues(t, 3, s.Colors[bluegreen.Green].Ready)
+	assert.EqualValues(t, 0, s.Colors[values.Blue].Current)
+	assert.EqualValues(t, 3, s.Colors[values.Green].Ready)
 
 	revision = f.rel().Version
 	res, err = bluegreen.NewFinalize(f.cfg).Run(context.Background())
@@ -104,10 +105,10 @@ func TestFinalizeNowIgnoresTheDeadline(t *testing.T) {
 	require.NoError(t, err)
 	assert.EqualValues(t, 0, f.value("blue.replicas"))
 	assert.Nil(t, f.value("green.replicas"), "with autoscaling the HPA owns green's size again")
-	hpa := f.status().Colors[bluegreen.Green].HPA
+	hpa := f.status().Colors[values.Green].HPA
 	require.NotNil(t, hpa)
 	assert.EqualValues(t, 3, hpa.Min)
-	assert.Nil(t, f.status().Colors[bluegreen.Blue].HPA, "a colour at zero has no HPA")
+	assert.Nil(t, f.status().Colors[values.Blue].HPA, "a colour at zero has no HPA")
 }
 
 // TestDeployWithWaitBlocksThenFinalizes: --wait holds the run at the scale-down deadline,
@@ -231,7 +232,7 @@ func TestRollbackReturnsToThePreviousColour(t *testing.T) {
 			require.NoError(t, err)
 			assert.Equal(t, "blue", f.serviceColor())
 			s := f.status()
-			assert.Equal(t, "ai-assistant:1.0.0", s.Colors[bluegreen.Blue].LiveImage, "the previous version serves again")
+			assert.Equal(t, "ai-assistant:1.0.0", s.Colors[values.Blue].LiveImage, "the previous version serves again")
 			assert.Equal(t, bluegreen.PhaseRollbackReady, s.Phase)
 			assert.NotNil(t, f.value("green.scaleDownAt"))
 			if finalized {

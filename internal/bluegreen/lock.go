@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/values"
 	"github.com/go-logr/logr"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -42,10 +43,10 @@ const (
 
 // Progress is what an operation recorded about itself on the lock.
 type Progress struct {
-	Operation string `json:"operation"`
-	From      Color  `json:"from,omitempty"`
-	To        Color  `json:"to,omitempty"`
-	Step      string `json:"step,omitempty"`
+	Operation string       `json:"operation"`
+	From      values.Color `json:"from,omitempty"`
+	To        values.Color `json:"to,omitempty"`
+	Step      string       `json:"step,omitempty"`
 }
 
 // LockInfo describes the lock's Lease for status.
@@ -101,7 +102,7 @@ func lockInfo(l *coordinationv1.Lease, now time.Time) *LockInfo {
 
 func progressOf(l *coordinationv1.Lease) Progress {
 	a := l.Annotations
-	return Progress{Operation: a[annOperation], From: Color(a[annFrom]), To: Color(a[annTo]), Step: a[annStep]}
+	return Progress{Operation: a[annOperation], From: values.Color(a[annFrom]), To: values.Color(a[annTo]), Step: a[annStep]}
 }
 
 // acquireLock takes the lease, or refuses naming its holder once it has seen that holder renew

@@ -12,6 +12,7 @@ import (
 
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen"
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/fakecluster"
+	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/values"
 )
 
 // TestNamesComeFromTheRelease: with Helm's longest release name (53 characters) and a
@@ -33,7 +34,7 @@ func TestNamesComeFromTheRelease(t *testing.T) {
 
 	s, err := bluegreen.NewStatus(cfg).Run(context.Background())
 	require.NoError(t, err)
-	for _, c := range []bluegreen.Color{bluegreen.Blue, bluegreen.Green} {
+	for _, c := range []values.Color{values.Blue, values.Green} {
 		assert.True(t, s.Colors[c].Exists, "deployment %s found", s.Colors[c].Deployment)
 	}
 	assert.True(t, s.Service.Exists, "service %s found", s.Service.Name)
@@ -47,7 +48,7 @@ func TestNamesComeFromTheRelease(t *testing.T) {
 	require.NoError(t, err)
 	s, err = bluegreen.NewStatus(cfg).Run(context.Background())
 	require.NoError(t, err)
-	assert.Equal(t, bluegreen.Green, s.Active)
+	assert.Equal(t, values.Green, s.Active)
 	assert.Equal(t, "green", s.Service.Color, "the release's own Service was switched")
 }
 
@@ -97,7 +98,7 @@ func TestObjectsInTheOverriddenNamespace(t *testing.T) {
 	s, err := bluegreen.NewStatus(cfg).Run(context.Background())
 	require.NoError(t, err)
 	assert.Equal(t, "apps", s.ObjectNamespace)
-	assert.True(t, s.Colors[bluegreen.Blue].Exists && s.Service.Exists, "blue and its Service found in apps")
+	assert.True(t, s.Colors[values.Blue].Exists && s.Service.Exists, "blue and its Service found in apps")
 
 	d := bluegreen.NewDeploy(cfg)
 	d.Tag = "2.0.0"

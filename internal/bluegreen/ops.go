@@ -13,6 +13,7 @@ import (
 
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/gate"
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/snapshot"
+	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/values"
 )
 
 // Deploy stages a new snapshot under the idle colour, a copy of what the active colour runs
@@ -114,9 +115,9 @@ type staged struct {
 // stage builds the idle colour's new block and checks it against the chart, so bad input
 // changes nothing: a key that does not shape pods, one the chart lacks, or a value its
 // schema rejects (the error names the key as a JSON pointer, under the idle colour).
-func (d *Deploy) stage(st *State) (Change, staged, error) {
+func (d *Deploy) stage(st *State) (values.Change, staged, error) {
 	ch := st.snap.Chart
-	over := copyMap(d.Values)
+	over := values.Copy(d.Values)
 	if d.Tag != "" || d.Digest != "" {
 		img, _ := over["image"].(map[string]any)
 		if img == nil {
@@ -130,7 +131,7 @@ func (d *Deploy) stage(st *State) (Change, staged, error) {
 	}
 	all := st.snap.Values.All
 	idle := string(st.Idle)
-	extra := Change{}
+	extra := values.Change{}
 	for k, v := range snapshot.Stage(all, string(st.Active), over) {
 		extra[idle+"."+k] = v
 	}
@@ -153,7 +154,7 @@ func (d *Deploy) stage(st *State) (Change, staged, error) {
 	}
 	idleSnap := snapshot.Of(next, idle, appVersion)
 	out := staged{
-		Image:   stringOf(idleSnap["image"]),
+		Image:   values.StringAt(idleSnap, "image"),
 		Differs: snapshot.Diff(snapshot.Of(all, string(st.Active), appVersion), idleSnap),
 	}
 	return extra, out, nil
@@ -281,7 +282,7 @@ func (a *Abort) Run(ctx context.Context) (*Result, error) {
 
 // abortSwitch points traffic at colour `to` for abort, as one step, and drops the switch the
 // lock recorded.
-func (r *run) abortSwitch(ctx context.Context, st *State, to Color, name string) (*State, error) {
+func (r *run) abortSwitch(ctx context.Context, st *State, to values.Color, name string) (*State, error) {
 	err := r.c.step(ctx, r.res, name, func() (string, bool, error) {
 		next, err := r.c.applyBuilt(ctx, st, switchBack(to), fmt.Sprintf("bluegreen: abort, service back to %s", to))
 		if err != nil {

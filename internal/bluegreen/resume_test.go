@@ -14,6 +14,7 @@ import (
 
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen"
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/fakecluster"
+	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/values"
 )
 
 // interruptWhen cancels the run at the first probe that matches, like Ctrl-C.
@@ -221,7 +222,7 @@ func TestInterruptedAfterVerificationRecordsTheDeadlineNext(t *testing.T) {
 		t.Run("rerun "+rerun, func(t *testing.T) {
 			t.Parallel()
 			f := newFixture(t, nil)
-			blueSize := int(f.status().Colors[bluegreen.Blue].Current)
+			blueSize := int(f.status().Colors[values.Blue].Current)
 			require.Positive(t, blueSize)
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()

@@ -11,15 +11,16 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/gate"
+	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/values"
 )
 
 // ColorState is one colour as its values ask for it and as the cluster runs it.
 type ColorState struct {
-	Color       Color      `json:"color"`
-	Role        string     `json:"role"` // active or idle
-	Image       string     `json:"image"`
-	Replicas    *int       `json:"replicas"` // the values' replicas; null follows replicaCount / autoscaling
-	ScaleDownAt *time.Time `json:"scaleDownAt,omitempty"`
+	Color       values.Color `json:"color"`
+	Role        string       `json:"role"` // active or idle
+	Image       string       `json:"image"`
+	Replicas    *int         `json:"replicas"` // the values' replicas; null follows replicaCount / autoscaling
+	ScaleDownAt *time.Time   `json:"scaleDownAt,omitempty"`
 
 	Deployment string     `json:"deployment"`
 	Exists     bool       `json:"exists"`
@@ -63,12 +64,12 @@ type ServiceState struct {
 type State struct {
 	snap *Snapshot
 	// Namespace is where the chart's objects live (namespaceOverride, or the release's).
-	Namespace string                `json:"namespace"`
-	Active    Color                 `json:"activeColor"`
-	Idle      Color                 `json:"idleColor"`
-	Colors    map[Color]*ColorState `json:"colors"`
-	Service   ServiceState          `json:"service"`
-	Preview   ServiceState          `json:"previewService"`
+	Namespace string                       `json:"namespace"`
+	Active    values.Color                 `json:"activeColor"`
+	Idle      values.Color                 `json:"idleColor"`
+	Colors    map[values.Color]*ColorState `json:"colors"`
+	Service   ServiceState                 `json:"service"`
+	Preview   ServiceState                 `json:"previewService"`
 
 	helm bool // the values are a Helm release's last deployed revision
 }
@@ -81,8 +82,8 @@ func (c *Configuration) observe(ctx context.Context, snap *Snapshot) (*State, er
 	if ns == "" {
 		ns = c.Namespace
 	}
-	st := &State{snap: snap, Namespace: ns, Active: v.Active, Idle: v.Active.Other(), Colors: map[Color]*ColorState{}, helm: helm}
-	for _, col := range []Color{Blue, Green} {
+	st := &State{snap: snap, Namespace: ns, Active: v.Active, Idle: v.Active.Other(), Colors: map[values.Color]*ColorState{}, helm: helm}
+	for _, col := range []values.Color{values.Blue, values.Green} {
 		cs, err := c.observeColor(ctx, snap, ns, col)
 		if err != nil {
 			return nil, err
@@ -103,7 +104,7 @@ func (c *Configuration) observe(ctx context.Context, snap *Snapshot) (*State, er
 	return st, nil
 }
 
-func (c *Configuration) observeColor(ctx context.Context, snap *Snapshot, ns string, col Color) (*ColorState, error) {
+func (c *Configuration) observeColor(ctx context.Context, snap *Snapshot, ns string, col values.Color) (*ColorState, error) {
 	cv := snap.Values.Colors[col]
 	cs := &ColorState{
 		Color:       col,
@@ -210,7 +211,7 @@ func (st *State) converged() string {
 	if st.Preview.Exists && st.Preview.Color != string(v.Active.Other()) {
 		return fmt.Sprintf("service %s to select %s (it selects %q)", st.Preview.Name, v.Active.Other(), st.Preview.Color)
 	}
-	for _, col := range []Color{Blue, Green} {
+	for _, col := range []values.Color{values.Blue, values.Green} {
 		cs := st.Colors[col]
 		if !cs.Exists {
 			return fmt.Sprintf("deployment %s to exist", cs.Deployment)

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/values"
 )
 
 // Phases a release can be in, derived from its values and live objects.
@@ -23,16 +25,16 @@ type Status struct {
 	Namespace string `json:"namespace"`
 	// ObjectNamespace is where the chart's objects live, when namespaceOverride moves them
 	// out of the release's namespace.
-	ObjectNamespace string                `json:"objectNamespace,omitempty"`
-	Source          string                `json:"source"`
-	Revision        int                   `json:"revision,omitempty"`
-	Phase           string                `json:"phase"`
-	Active          Color                 `json:"activeColor"`
-	Idle            Color                 `json:"idleColor"`
-	Colors          map[Color]*ColorState `json:"colors"`
-	Service         ServiceState          `json:"service"`
-	Preview         ServiceState          `json:"previewService"`
-	Lock            *LockInfo             `json:"lock,omitempty"`
+	ObjectNamespace string                       `json:"objectNamespace,omitempty"`
+	Source          string                       `json:"source"`
+	Revision        int                          `json:"revision,omitempty"`
+	Phase           string                       `json:"phase"`
+	Active          values.Color                 `json:"activeColor"`
+	Idle            values.Color                 `json:"idleColor"`
+	Colors          map[values.Color]*ColorState `json:"colors"`
+	Service         ServiceState                 `json:"service"`
+	Preview         ServiceState                 `json:"previewService"`
+	Lock            *LockInfo                    `json:"lock,omitempty"`
 	// Differs lists the keys in which the idle colour's snapshot differs from the active
 	// one's ("image", "config.DEFAULT_MODEL", "secrets.DEEPSEEK_API_KEY"; never a secret's value).
 	Differs []string `json:"differs,omitempty"`

@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/snapshot"
+	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/values"
 )
 
 // Store is where a release's values live and how they change. Every change the
@@ -23,7 +24,7 @@ type Store interface {
 	// Load reads the current values.
 	Load(ctx context.Context) (*Snapshot, error)
 	// Apply sets the change over the user's values; description says why, for history.
-	Apply(ctx context.Context, snap *Snapshot, change Change, description string) error
+	Apply(ctx context.Context, snap *Snapshot, change values.Change, description string) error
 	// Describe names the store for messages.
 	Describe() string
 }
@@ -32,7 +33,7 @@ type Store interface {
 type Snapshot struct {
 	Chart    *chart.Chart
 	User     map[string]any // the user-supplied values, kept on every change
-	Values   Values
+	Values   values.Values
 	Fullname string
 	// Namespace is where the chart's objects live: namespaceOverride, or the release's.
 	Namespace string
@@ -98,14 +99,14 @@ func (h *HelmStore) Load(_ context.Context) (*Snapshot, error) {
 	if rel.Chart == nil {
 		return nil, fmt.Errorf("release %q has no chart stored", h.Release)
 	}
-	v, err := parseValues(rel.Chart, rel.Config)
+	v, err := values.Parse(rel.Chart, rel.Config)
 	if err != nil {
 		return nil, fmt.Errorf("read values of release %q: %w", h.Release, err)
 	}
 	name, ns := releaseObjects(rel)
 	return &Snapshot{
 		Chart:     rel.Chart,
-		User:      copyMap(rel.Config),
+		User:      values.Copy(rel.Config),
 		Values:    v,
 		Fullname:  name,
 		Namespace: ns,
@@ -124,12 +125,12 @@ func (s *Snapshot) differs() []string {
 // rebase is the part of the switch to colour `to` that moves the shared block to what `to`
 // runs (snapshot.Rebase): the pods of both colours render the same, and `helm get values`
 // then reads as "the shared block serves; the other colour differs in these keys".
-func (s *Snapshot) rebase(to Color) Change {
-	return Change(snapshot.Rebase(s.Values.All, s.Chart.Values, string(to), string(to.Other()), s.Values.AppVersion)).Pending(s.User)
+func (s *Snapshot) rebase(to values.Color) values.Change {
+	return values.Change(snapshot.Rebase(s.Values.All, s.Chart.Values, string(to), string(to.Other()), s.Values.AppVersion)).Pending(s.User)
 }
 
 // Apply upgrades the release with its own chart and its user values plus the change.
-func (h *HelmStore) Apply(ctx context.Context, snap *Snapshot, change Change, description string) error {
+func (h *HelmStore) Apply(ctx context.Context, snap *Snapshot, change values.Change, description string) error {
 	// Helm's upgrade has no compare-and-swap: a `helm upgrade --reuse-values` made by a person
 	// or CI during a gate would be undone by merging over the values read before it.
 	if last, err := h.Helm.Releases.Last(h.Release); err == nil && last.Version != snap.Latest {
@@ -179,12 +180,12 @@ func releaseObjects(rel *release.Release) (fullname, namespace string) {
 		if err := yaml.Unmarshal([]byte(doc), &obj); err != nil {
 			continue // not an object: a comment-only document
 		}
-		if obj.Kind == "Deployment" && obj.Metadata.Labels["color"] == string(Blue) {
+		if obj.Kind == "Deployment" && obj.Metadata.Labels["color"] == string(values.Blue) {
 			ns := obj.Metadata.Namespace
 			if ns == "" {
 				ns = rel.Namespace
 			}
-			return strings.TrimSuffix(obj.Metadata.Name, "-"+string(Blue)), ns
+			return strings.TrimSuffix(obj.Metadata.Name, "-"+string(values.Blue)), ns
 		}
 	}
 	return fullnameOf(rel.Name, rel.Chart, rel.Config), objectNamespace(rel.Namespace, rel.Chart, rel.Config)
@@ -194,7 +195,7 @@ func releaseObjects(rel *release.Release) (fullname, namespace string) {
 // release's namespace.
 func objectNamespace(releaseNamespace string, ch *chart.Chart, user map[string]any) string {
 	for _, vals := range []map[string]any{user, ch.Values} {
-		if o := stringOf(lookup(vals, "namespaceOverride")); o != "" {
+		if o := values.StringAt(vals, "namespaceOverride"); o != "" {
 			return o
 		}
 	}
@@ -205,14 +206,14 @@ func objectNamespace(releaseNamespace string, ch *chart.Chart, user map[string]a
 // GitOps values file, which has no release manifest: fullnameOverride, else the release name when it
 // contains the chart's name, else <release>-<chart>.
 func fullnameOf(releaseName string, ch *chart.Chart, user map[string]any) string {
-	if o := stringOf(lookup(user, "fullnameOverride")); o != "" {
+	if o := values.StringAt(user, "fullnameOverride"); o != "" {
 		return trunc55(o)
 	}
-	if o := stringOf(lookup(ch.Values, "fullnameOverride")); o != "" {
+	if o := values.StringAt(ch.Values, "fullnameOverride"); o != "" {
 		return trunc55(o)
 	}
 	name := ch.Name()
-	if o := stringOf(lookup(user, "nameOverride")); o != "" {
+	if o := values.StringAt(user, "nameOverride"); o != "" {
 		name = o
 	}
 	if strings.Contains(releaseName, name) {

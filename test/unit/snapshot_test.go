@@ -17,8 +17,8 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	"sigs.k8s.io/yaml"
 
-	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen"
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/snapshot"
+	bgvalues "github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/values"
 )
 
 // stagedValues is a release in the middle of a deploy: blue serves, green is scaled up for
@@ -485,5 +485,5 @@ func coalesced(t *testing.T, user map[string]any) map[string]any {
 func rebase(t *testing.T, user map[string]any, to, from string) map[string]any {
 	t.Helper()
 	ch := loadChart(t)
-	return bluegreen.Change(snapshot.Rebase(coalesced(t, user), ch.Values, to, from, ch.Metadata.AppVersion)).Merge(copyValues(user))
+	return bgvalues.Change(snapshot.Rebase(coalesced(t, user), ch.Values, to, from, ch.Metadata.AppVersion)).Merge(copyValues(user))
 }

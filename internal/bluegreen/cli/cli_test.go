@@ -23,6 +23,7 @@ import (
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/cli"
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/fakecluster"
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/leasetest"
+	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/values"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files under testdata/")
@@ -158,7 +159,7 @@ func TestDeployJSONAndStatus(t *testing.T) {
 	require.NoError(t, json.Unmarshal([]byte(stdout), &res), "stdout is one JSON document")
 	assert.Equal(t, "done", res.Outcome)
 	require.NotNil(t, res.Status)
-	assert.Equal(t, bluegreen.Green, res.Status.Active)
+	assert.Equal(t, values.Green, res.Status.Active)
 	assert.Equal(t, bluegreen.PhaseRollbackReady, res.Status.Phase)
 	assert.NotEmpty(t, res.Next)
 

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen"
+	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/values"
 )
 
 // printer writes lines and keeps the first write error, so a closed pipe is
@@ -98,7 +99,7 @@ func writeStatus(p *printer, s *bluegreen.Status, header bool) {
 	p.f("phase: %s, active %s, idle %s\n", s.Phase, s.Active, s.Idle)
 	tw := tabwriter.NewWriter(p, 0, 4, 2, ' ', 0)
 	_, _ = fmt.Fprintln(tw, "COLOR\tROLE\tIMAGE\tVALUES REPLICAS\tDESIRED\tREADY\tAVAILABLE\tHPA CUR/MIN/MAX\tSCALE DOWN AT")
-	for _, c := range []bluegreen.Color{bluegreen.Blue, bluegreen.Green} {
+	for _, c := range []values.Color{values.Blue, values.Green} {
 		cs := s.Colors[c]
 		if cs == nil {
 			continue

@@ -1,17 +1,24 @@
-package bluegreen
+// Package values reads and writes the chart's blue-green values contract: the two colours,
+// what a release's values ask of each, and a Change to them, applied as Helm's
+// --reuse-values --set would or written into a values file without losing its comments.
+package values
 
 import (
+	"errors"
 	"fmt"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
 
 	"helm.sh/helm/v3/pkg/chart"
 	"helm.sh/helm/v3/pkg/chartutil"
-
-	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/snapshot"
 )
+
+// ErrBadInput marks input refused before anything changed: a colour that is neither blue nor
+// green, or values (a file, a release) that cannot be read as the chart's. It lives here, the
+// lowest package that refuses input, so the stores above can wrap it too; package bluegreen
+// re-exports it for the command's exit code.
+var ErrBadInput = errors.New("bad input")
 
 // Color is one of the two Deployments the chart renders.
 type Color string
@@ -29,6 +36,8 @@ func (c Color) Other() Color {
 	}
 	return Blue
 }
+
+func (c Color) String() string { return string(c) }
 
 // ParseColor accepts exactly "blue" or "green".
 func ParseColor(s string) (Color, error) {
@@ -102,10 +111,10 @@ func (v Values) DefaultReplicas() int {
 	return v.ReplicaCount
 }
 
-// parseValues reads the contract's keys from a release's user-supplied values
+// Parse reads the contract's keys from a release's user-supplied values
 // coalesced over its chart's defaults.
-func parseValues(ch *chart.Chart, user map[string]any) (Values, error) {
-	all, err := chartutil.CoalesceValues(ch, copyMap(user))
+func Parse(ch *chart.Chart, user map[string]any) (Values, error) {
+	all, err := chartutil.CoalesceValues(ch, Copy(user))
 	if err != nil {
 		return Values{}, fmt.Errorf("coalesce release values: %w", err)
 	}
@@ -147,108 +156,8 @@ func parseValues(ch *chart.Chart, user map[string]any) (Values, error) {
 	return v, nil
 }
 
-// Change is a set of values to set, by dotted path; a nil value is YAML null, which
-// makes Helm fall back to the chart's default.
-type Change map[string]any
-
-// Merge returns a deep copy of user with the change applied: what `helm upgrade
-// --reuse-values --set ...` would send.
-func (ch Change) Merge(user map[string]any) map[string]any {
-	out := copyMap(user)
-	for _, path := range ch.Paths() {
-		keys := strings.Split(path, ".")
-		m := out
-		for _, k := range keys[:len(keys)-1] {
-			next, ok := m[k].(map[string]any)
-			if !ok {
-				next = map[string]any{}
-				m[k] = next
-			}
-			m = next
-		}
-		if _, unset := ch[path].(snapshot.Unset); unset {
-			delete(m, keys[len(keys)-1])
-			continue
-		}
-		m[keys[len(keys)-1]] = copyValue(ch[path]) // the upgrade may coalesce into it; never into the caller's map
-	}
-	return out
-}
-
-// Paths returns the change's paths in a stable order.
-func (ch Change) Paths() []string {
-	paths := make([]string, 0, len(ch))
-	for p := range ch {
-		paths = append(paths, p)
-	}
-	sort.Strings(paths)
-	return paths
-}
-
-// Nested returns the change as a nested map, the shape of a values file.
-func (ch Change) Nested() map[string]any { return ch.Merge(nil) }
-
-// Satisfied reports whether user already holds every value of the change, so an
-// upgrade would change nothing.
-func (ch Change) Satisfied(user map[string]any) bool {
-	for p, want := range ch {
-		got := lookup(user, p)
-		if _, unset := want.(snapshot.Unset); unset {
-			want = nil // removed and null read the same here
-		}
-		if fmt.Sprint(normalize(got)) != fmt.Sprint(normalize(want)) {
-			return false
-		}
-	}
-	return true
-}
-
-// Pending returns the part of the change that user does not already hold.
-func (ch Change) Pending(user map[string]any) Change {
-	out := Change{}
-	for p, want := range ch {
-		if !Change(map[string]any{p: want}).Satisfied(user) {
-			out[p] = want
-		}
-	}
-	return out
-}
-
-// String renders the change like --set flags, for messages.
-func (ch Change) String() string {
-	parts := make([]string, 0, len(ch))
-	for _, p := range ch.Paths() {
-		v := ch[p]
-		if v == nil {
-			v = "null"
-		}
-		if _, unset := v.(snapshot.Unset); unset {
-			v = "<default>"
-		}
-		parts = append(parts, fmt.Sprintf("%s=%v", p, v))
-	}
-	return strings.Join(parts, ",")
-}
-
-func normalize(v any) any {
-	if n, ok := intOf(v); ok {
-		return n
-	}
-	if s, ok := v.(string); ok && s == "" {
-		return nil // "" and null mean the same to the chart here
-	}
-	switch t := v.(type) {
-	case map[string]any:
-		if len(t) == 0 {
-			return nil // an empty colour map follows the shared one, as null does
-		}
-	case []any:
-		if len(t) == 0 {
-			return nil
-		}
-	}
-	return v
-}
+// StringAt reads the value at a dotted path as a string, "" when it is not set.
+func StringAt(m map[string]any, path string) string { return stringOf(lookup(m, path)) }
 
 func lookup(m map[string]any, path string) any {
 	var cur any = m
@@ -297,9 +206,9 @@ func intOf(v any) (int, bool) {
 func copyValue(v any) any {
 	switch t := v.(type) {
 	case map[string]any:
-		return copyMap(t)
+		return Copy(t)
 	case chartutil.Values:
-		return copyMap(t)
+		return Copy(t)
 	case []any:
 		out := make([]any, len(t))
 		for i, e := range t {
@@ -310,7 +219,8 @@ func copyValue(v any) any {
 	return v
 }
 
-func copyMap(m map[string]any) map[string]any {
+// Copy deep-copies a values map: a change merged into the copy never reaches the original.
+func Copy(m map[string]any) map[string]any {
 	out := make(map[string]any, len(m))
 	for k, v := range m {
 		out[k] = copyValue(v)
