@@ -15,11 +15,11 @@ import (
 	"os/user"
 	"time"
 
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/clock"
 
-	"k8s.io/client-go/kubernetes"
-
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/gate"
+	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/lease"
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/values"
 )
 
@@ -234,6 +234,6 @@ func (c *Configuration) applyBuilt(ctx context.Context, st *State, build func(*S
 }
 
 // lock takes the release's lock for an operation; the context it returns ends if the lock is lost.
-func (c *Configuration) lock(ctx context.Context, operation string) (*lock, context.Context, Progress, error) {
-	return acquireLock(ctx, c.Kube, c.Namespace, c.Release, c.Holder, operation, c.LeaseDuration, c.Log)
+func (c *Configuration) lock(ctx context.Context, operation string) (*lease.Lease, context.Context, lease.Progress, error) {
+	return lease.Acquire(ctx, c.Kube, c.Namespace, c.Release, c.Holder, operation, c.LeaseDuration, c.Log)
 }

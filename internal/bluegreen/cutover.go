@@ -11,6 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/gate"
+	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/lease"
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/values"
 )
 
@@ -47,9 +48,9 @@ func defaultCutover() Cutover {
 type run struct {
 	c      *Configuration
 	res    *Result
-	lock   *lock
-	prev   Progress // what an interrupted run left on the lock
-	record Progress // what this run has recorded
+	lock   *lease.Lease
+	prev   lease.Progress // what an interrupted run left on the lock
+	record lease.Progress // what this run has recorded
 	opts   Cutover
 	// switchTook is how long this run's switch took: a switch back takes about as long.
 	switchTook time.Duration
@@ -87,9 +88,9 @@ func (c *Configuration) begin(ctx context.Context, res *Result, operation string
 			return "", false, err
 		}
 		if prev.Step != "" {
-			return fmt.Sprintf("lease %s, resuming %s left at step %q (%s -> %s)", l.name, prev.Operation, prev.Step, prev.From, prev.To), false, nil
+			return fmt.Sprintf("lease %s, resuming %s left at step %q (%s -> %s)", l.Name(), prev.Operation, prev.Step, prev.From, prev.To), false, nil
 		}
-		return "lease " + l.name, false, nil
+		return "lease " + l.Name(), false, nil
 	})
 	if err != nil {
 		return nil, nil, nil, err
@@ -310,7 +311,7 @@ func (r *run) switchTo(ctx context.Context, st *State, from, to values.Color) (*
 		return ch
 	}
 	err := r.c.step(ctx, r.res, fmt.Sprintf("switch service %s from %s to %s", st.Service.Name, from, to), func() (string, bool, error) {
-		r.record = Progress{Operation: r.res.Operation, From: from, To: to, Step: StepSwitched}
+		r.record = lease.Progress{Operation: r.res.Operation, From: from, To: to, Step: StepSwitched}
 		if err := r.lock.Record(ctx, r.record); err != nil {
 			return "", false, fmt.Errorf("record the switch on the lock: %w", err)
 		}
@@ -342,7 +343,7 @@ func (r *run) switchFailed(ctx context.Context, st *State, from, to values.Color
 		r.c.Log("the switch's upgrade failed, but service %s already selects %s", live.Service.Name, to)
 		return r.revert(ctx, live, from, to, fmt.Errorf("the switch's upgrade failed after service %s moved to %s: %w", live.Service.Name, to, cause))
 	}
-	r.record = Progress{} // nothing moved: there is no switch to resume
+	r.record = lease.Progress{} // nothing moved: there is no switch to resume
 	return fmt.Errorf("service %s stays on %s: %w", live.Service.Name, live.Service.Color, cause)
 }
 
@@ -385,7 +386,7 @@ func (r *run) verify(ctx context.Context, st *State, from, to values.Color) erro
 		})
 	}
 	if err == nil {
-		r.record = Progress{Operation: r.res.Operation, From: from, To: to, Step: StepVerified}
+		r.record = lease.Progress{Operation: r.res.Operation, From: from, To: to, Step: StepVerified}
 		if err := r.lock.Record(context.WithoutCancel(ctx), r.record); err != nil {
 			return fmt.Errorf("record the verified switch on the lock: %w", err)
 		}
@@ -443,7 +444,7 @@ func (r *run) revert(ctx context.Context, st *State, from, to values.Color, caus
 	if err != nil {
 		return fmt.Errorf("%w: %w; switching back to %s: %w", ErrRevertFailed, cause, from, err)
 	}
-	r.record = Progress{}
+	r.record = lease.Progress{}
 	return fmt.Errorf("%w to %s (%s left running for inspection): %w", ErrReverted, from, to, cause)
 }
 
@@ -457,7 +458,7 @@ func (r *run) scheduleScaleDown(ctx context.Context, st *State, from values.Colo
 			return "", false, err
 		}
 		st = next
-		r.record = Progress{}
+		r.record = lease.Progress{}
 		return fmt.Sprintf("%s scales to zero at %s (`bluegreen finalize`)", from, at.Format(time.RFC3339)), false, nil
 	})
 	return st, err
@@ -468,12 +469,12 @@ func (r *run) scheduleScaleDown(ctx context.Context, st *State, from values.Colo
 func (r *run) finishVerified(ctx context.Context, st *State) (*State, error) {
 	switch phase(st, r.prev, r.c.Clock.Now()) {
 	case PhaseVerified:
-		r.c.Log("%s -> %s was verified by an interrupted %s; recording %s's scale-down deadline first", r.prev.From, r.prev.To, orUnknown(r.prev.Operation), st.Idle)
+		r.c.Log("%s -> %s was verified by an interrupted %s; recording %s's scale-down deadline first", r.prev.From, r.prev.To, r.prev.OperationName(), st.Idle)
 		return r.scheduleScaleDown(ctx, st, st.Idle)
 	case PhaseUnverified:
 		return st, nil // the operation verifies it, or refuses
 	}
-	r.record = Progress{} // the values have moved past what was recorded
+	r.record = lease.Progress{} // the values have moved past what was recorded
 	return st, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/lease"
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/values"
 )
 
@@ -13,8 +14,9 @@ var (
 	// ErrBadInput: the request was refused before anything changed. It is the values
 	// package's, which refuses input too (a colour, a values file), re-exported.
 	ErrBadInput = values.ErrBadInput
-	// ErrLocked: another run holds the release's lock, or Helm has an operation pending.
-	ErrLocked = errors.New("release is locked")
+	// ErrLocked: another run holds the release's lock, or Helm has an operation pending. It is
+	// the lease package's ErrHeld, re-exported: a lost or refused lease is this error.
+	ErrLocked = lease.ErrHeld
 	// ErrGateFailed: a pre-switch gate failed; traffic was not touched.
 	ErrGateFailed = errors.New("gate failed, traffic untouched")
 	// ErrReverted: post-switch verification failed and traffic was switched back.

@@ -12,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/gate"
+	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/lease"
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/snapshot"
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/values"
 )
@@ -292,7 +293,7 @@ func (r *run) abortSwitch(ctx context.Context, st *State, to values.Color, name 
 		return "", false, nil
 	})
 	if err == nil {
-		r.record = Progress{}
+		r.record = lease.Progress{}
 	}
 	return st, err
 }

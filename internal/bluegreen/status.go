@@ -5,7 +5,18 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/lease"
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/values"
+)
+
+// Steps an operation records on the lock while the values alone do not show where it is.
+const (
+	// StepSwitched marks a switch whose verification has not finished yet.
+	StepSwitched = "switched"
+	// StepVerified marks a verified switch whose old colour has no scale-down deadline yet:
+	// without it, an interrupt there would leave the old colour running with nothing to
+	// say it is the previous version, and it would read as a deploy waiting to be promoted.
+	StepVerified = "verified"
 )
 
 // Phases a release can be in, derived from its values and live objects.
@@ -34,7 +45,7 @@ type Status struct {
 	Colors          map[values.Color]*ColorState `json:"colors"`
 	Service         ServiceState                 `json:"service"`
 	Preview         ServiceState                 `json:"previewService"`
-	Lock            *LockInfo                    `json:"lock,omitempty"`
+	Lock            *lease.Info                  `json:"lock,omitempty"`
 	// Differs lists the keys in which the idle colour's snapshot differs from the active
 	// one's ("image", "config.DEFAULT_MODEL", "secrets.DEEPSEEK_API_KEY"; never a secret's value).
 	Differs []string `json:"differs,omitempty"`
@@ -57,7 +68,7 @@ func (s *StatusAction) Run(ctx context.Context) (*Status, error) {
 }
 
 func (c *Configuration) status(ctx context.Context, st *State) (*Status, error) {
-	info, err := readLock(ctx, c.Kube, c.Namespace, c.Release, c.Clock.Now())
+	info, err := lease.Read(ctx, c.Kube, c.Namespace, c.Release, c.Clock.Now())
 	if err != nil {
 		return nil, err
 	}
@@ -65,7 +76,7 @@ func (c *Configuration) status(ctx context.Context, st *State) (*Status, error) 
 		Release: c.Release, Namespace: c.Namespace, Source: c.Store.Describe(), Revision: st.snap.Revision,
 		Active: st.Active, Idle: st.Idle, Colors: st.Colors, Service: st.Service, Preview: st.Preview, Lock: info,
 	}
-	var p Progress
+	var p lease.Progress
 	if info != nil {
 		p = info.Progress
 	}
@@ -80,7 +91,7 @@ func (c *Configuration) status(ctx context.Context, st *State) (*Status, error) 
 
 // phase derives where a release is from its values, the live objects and an
 // unfinished switch recorded on the lock.
-func phase(st *State, p Progress, now time.Time) string {
+func phase(st *State, p lease.Progress, now time.Time) string {
 	idle := st.snap.Values.Colors[st.Idle]
 	switch {
 	case st.split():

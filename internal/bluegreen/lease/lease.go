@@ -1,14 +1,17 @@
-package bluegreen
+// Package lease is the lock that lets one bluegreen run at a time work on a release: a
+// Lease held through client-go's leader election, whose annotations record how far the
+// holder got, so a run that takes over from a killed one can resume it.
+package lease
 
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/values"
 	"github.com/go-logr/logr"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -20,6 +23,8 @@ import (
 	rl "k8s.io/client-go/tools/leaderelection/resourcelock"
 	"k8s.io/client-go/util/retry"
 	"k8s.io/klog/v2"
+
+	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/values"
 )
 
 // Annotations on the lock's Lease that record an operation's progress, so a run
@@ -31,15 +36,9 @@ const (
 	annStep      = "bluegreen.ai-assistant.io/step"
 )
 
-// Steps an operation records on the lock while the values alone do not show where it is.
-const (
-	// StepSwitched marks a switch whose verification has not finished yet.
-	StepSwitched = "switched"
-	// StepVerified marks a verified switch whose old colour has no scale-down deadline yet:
-	// without it, an interrupt there would leave the old colour running with nothing to
-	// say it is the previous version, and it would read as a deploy waiting to be promoted.
-	StepVerified = "verified"
-)
+// ErrHeld: another run holds the release's lease, or took it from this one. Package bluegreen
+// re-exports it as ErrLocked, which it also returns for the other reasons a release is busy.
+var ErrHeld = errors.New("release is locked")
 
 // Progress is what an operation recorded about itself on the lock.
 type Progress struct {
@@ -49,8 +48,8 @@ type Progress struct {
 	Step      string       `json:"step,omitempty"`
 }
 
-// LockInfo describes the lock's Lease for status.
-type LockInfo struct {
+// Info describes the lock's Lease for status.
+type Info struct {
 	Lease    string    `json:"lease"`
 	Holder   string    `json:"holder,omitempty"`
 	Held     bool      `json:"held"`
@@ -58,11 +57,11 @@ type LockInfo struct {
 	Progress Progress  `json:"progress"`
 }
 
-// lock is the release's Lease, held through client-go's leader election: one run at a time,
+// Lease is the release's Lease, held through client-go's leader election: one run at a time,
 // renewed in the background, and taken from a killed run only once this run has watched it go
 // a whole lease duration without a renewal (the holder's clock is never compared with ours).
 // Losing it cancels the run's context, so the run stops before its next step.
-type lock struct {
+type Lease struct {
 	lease *progressLease
 	name  string
 
@@ -73,8 +72,11 @@ type lock struct {
 
 func leaseName(releaseName string) string { return "bluegreen-" + releaseName }
 
-// readLock returns the lease's holder and progress, or nil when there is none.
-func readLock(ctx context.Context, kube kubernetes.Interface, ns, releaseName string, now time.Time) (*LockInfo, error) {
+// Name is the Lease's name, for messages.
+func (l *Lease) Name() string { return l.name }
+
+// Read returns the lease's holder and progress, or nil when there is none.
+func Read(ctx context.Context, kube kubernetes.Interface, ns, releaseName string, now time.Time) (*Info, error) {
 	l, err := kube.CoordinationV1().Leases(ns).Get(ctx, leaseName(releaseName), metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
 		return nil, nil
@@ -82,14 +84,14 @@ func readLock(ctx context.Context, kube kubernetes.Interface, ns, releaseName st
 	if err != nil {
 		return nil, fmt.Errorf("get lease %s: %w", leaseName(releaseName), err)
 	}
-	return lockInfo(l, now), nil
+	return infoOf(l, now), nil
 }
 
-// lockInfo is what status shows of a lease. Its expiry is the holder's last renewal plus the
+// infoOf is what status shows of a lease. Its expiry is the holder's last renewal plus the
 // lease's duration, as the holder's clock wrote it: a hint for people. Taking the lock never
 // relies on it.
-func lockInfo(l *coordinationv1.Lease, now time.Time) *LockInfo {
-	info := &LockInfo{Lease: l.Name, Progress: progressOf(l)}
+func infoOf(l *coordinationv1.Lease, now time.Time) *Info {
+	info := &Info{Lease: l.Name, Progress: progressOf(l)}
 	if l.Spec.HolderIdentity != nil {
 		info.Holder = *l.Spec.HolderIdentity
 	}
@@ -105,13 +107,13 @@ func progressOf(l *coordinationv1.Lease) Progress {
 	return Progress{Operation: a[annOperation], From: values.Color(a[annFrom]), To: values.Color(a[annTo]), Step: a[annStep]}
 }
 
-// acquireLock takes the lease, or refuses naming its holder once it has seen that holder renew
+// Acquire takes the lease, or refuses naming its holder once it has seen that holder renew
 // it. A lease nobody renews for its whole duration (its run was killed) is taken over, and the
 // progress that run recorded is returned so this one can resume it. The returned context is
-// ctx, cancelled with an ErrLocked cause if the lease is lost.
-func acquireLock(ctx context.Context, kube kubernetes.Interface, ns, releaseName, holder, operation string, duration time.Duration, log func(string, ...any)) (*lock, context.Context, Progress, error) {
+// ctx, cancelled with an ErrHeld cause if the lease is lost.
+func Acquire(ctx context.Context, kube kubernetes.Interface, ns, releaseName, holder, operation string, duration time.Duration, log func(string, ...any)) (*Lease, context.Context, Progress, error) {
 	pl := &progressLease{leases: kube.CoordinationV1().Leases(ns), ns: ns, name: leaseName(releaseName), identity: holder, operation: operation}
-	l := &lock{lease: pl, name: pl.name, electorDone: make(chan struct{})}
+	l := &Lease{lease: pl, name: pl.name, electorDone: make(chan struct{})}
 	runCtx, cancelRun := context.WithCancelCause(ctx)
 	acquired := make(chan struct{})
 	// The kube-controller-manager's proportions (15 s, 10 s, 2 s), scaled to the duration.
@@ -126,7 +128,7 @@ func acquireLock(ctx context.Context, kube kubernetes.Interface, ns, releaseName
 			OnStartedLeading: func(context.Context) { close(acquired) },
 			OnStoppedLeading: func() {
 				if !l.releasing.Load() {
-					cancelRun(fmt.Errorf("%w: lost lease %s/%s (not renewed within %s, or taken by another run): stopped before the next step", ErrLocked, ns, pl.name, renewDeadline))
+					cancelRun(fmt.Errorf("%w: lost lease %s/%s (not renewed within %s, or taken by another run): stopped before the next step", ErrHeld, ns, pl.name, renewDeadline))
 				}
 			},
 		},
@@ -156,7 +158,7 @@ func acquireLock(ctx context.Context, kube kubernetes.Interface, ns, releaseName
 		}
 		if who, op := pl.renewedBy(); who != "" {
 			return false, fmt.Errorf("%w: %s is running %s on release %s (lease %s/%s, renewed while this run watched it)",
-				ErrLocked, who, orUnknown(op), releaseName, ns, pl.name)
+				ErrHeld, who, orUnknown(op), releaseName, ns, pl.name)
 		}
 		if who, op := pl.heldBy(); who != "" && who != said {
 			log("  lease %s/%s is held by %s (%s): taken over if it is not renewed for %s", ns, pl.name, who, orUnknown(op), duration)
@@ -175,13 +177,16 @@ func acquireLock(ctx context.Context, kube kubernetes.Interface, ns, releaseName
 				err = fmt.Errorf("take lease %s/%s: gave up after %s: %w", ns, pl.name, 2*duration+retryPeriod, last)
 			} else {
 				who, op := pl.heldBy()
-				err = fmt.Errorf("%w: %s is running %s on release %s (lease %s/%s, not given up within %s)", ErrLocked, who, orUnknown(op), releaseName, ns, pl.name, 2*duration+retryPeriod)
+				err = fmt.Errorf("%w: %s is running %s on release %s (lease %s/%s, not given up within %s)", ErrHeld, who, orUnknown(op), releaseName, ns, pl.name, 2*duration+retryPeriod)
 			}
 		}
 		return nil, nil, Progress{}, err
 	}
 	return l, runCtx, pl.takenOver(), nil
 }
+
+// OperationName names the recorded operation for messages: "an operation" when none was recorded.
+func (p Progress) OperationName() string { return orUnknown(p.Operation) }
 
 func orUnknown(s string) string {
 	if s == "" {
@@ -191,21 +196,21 @@ func orUnknown(s string) string {
 }
 
 // stop ends the elector's renewals and waits for it to return.
-func (l *lock) stop() {
+func (l *Lease) stop() {
 	l.releasing.Store(true)
 	l.stopElector()
 	<-l.electorDone
 }
 
 // Record stores progress on the lease, while this run holds it.
-func (l *lock) Record(ctx context.Context, p Progress) error { return l.lease.record(ctx, p) }
+func (l *Lease) Record(ctx context.Context, p Progress) error { return l.lease.record(ctx, p) }
 
 // Release ends the run's hold. finished deletes the lease and its record: the release is
 // consistent. Otherwise the record stays for the next run to resume and only the holder is
 // cleared, so that run need not wait for expiry. Either is done only to a lease this run
 // still holds, with the resourceVersion it read as a precondition: a lease another run took
 // over is left to it.
-func (l *lock) Release(finished bool) error {
+func (l *Lease) Release(finished bool) error {
 	l.stop()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -219,7 +224,7 @@ func (l *lock) Release(finished bool) error {
 			return fmt.Errorf("get lease %s: %w", pl.name, err)
 		}
 		if h := holderOf(lease); h != pl.identity {
-			return fmt.Errorf("%w: lease %s is held by %q now, not by this run: left as it is", ErrLocked, pl.name, h)
+			return fmt.Errorf("%w: lease %s is held by %q now, not by this run: left as it is", ErrHeld, pl.name, h)
 		}
 		if finished {
 			err = pl.leases.Delete(ctx, pl.name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &lease.UID, ResourceVersion: &lease.ResourceVersion}})
@@ -339,13 +344,13 @@ func (p *progressLease) Update(ctx context.Context, ler rl.LeaderElectionRecord)
 	return nil
 }
 
-// record writes progress onto the lease; it fails with ErrLocked once another run holds it.
+// record writes progress onto the lease; it fails with ErrHeld once another run holds it.
 func (p *progressLease) record(ctx context.Context, prog Progress) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		if p.lease == nil || holderOf(p.lease) != p.identity {
-			return fmt.Errorf("%w: lease %s is no longer held by %s", ErrLocked, p.name, p.identity)
+			return fmt.Errorf("%w: lease %s is no longer held by %s", ErrHeld, p.name, p.identity)
 		}
 		next := p.lease.DeepCopy()
 		setProgress(next, prog)
