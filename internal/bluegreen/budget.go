@@ -4,8 +4,9 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/values"
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/values"
 )
 
 // The kubelet's readiness defaults, for a probe that leaves them unset.

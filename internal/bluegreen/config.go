@@ -20,13 +20,14 @@ import (
 
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/gate"
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/lease"
+	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/release"
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/values"
 )
 
 // Configuration holds what every operation shares: where the values live, the
 // cluster, and how pods are reached. Tests inject fakes for all three.
 type Configuration struct {
-	Store     Store
+	Store     release.Store
 	Kube      kubernetes.Interface
 	Prober    gate.Prober
 	Release   string
@@ -48,7 +49,7 @@ type Configuration struct {
 }
 
 // NewConfiguration returns a Configuration with defaults.
-func NewConfiguration(store Store, kube kubernetes.Interface, prober gate.Prober, releaseName, namespace string) *Configuration {
+func NewConfiguration(store release.Store, kube kubernetes.Interface, prober gate.Prober, releaseName, namespace string) *Configuration {
 	return &Configuration{
 		Store:           store,
 		Kube:            kube,
@@ -176,20 +177,20 @@ func (c *Configuration) load(ctx context.Context) (*State, error) {
 // apply changes the values, then waits until the cluster shows them: at once after
 // a Helm upgrade, after a sync for GitOps.
 func (c *Configuration) apply(ctx context.Context, st *State, change values.Change, description string) (*State, error) {
-	return c.applyBuilt(ctx, st, func(*Snapshot) values.Change { return change }, description)
+	return c.applyBuilt(ctx, st, func(*release.Snapshot) values.Change { return change }, description)
 }
 
 // applyBuilt is apply for a change built from the values it goes over. When another upgrade
 // landed since st was read, the values are read again and the change built again over them,
 // and the run says so: nothing that upgrade set is undone.
-func (c *Configuration) applyBuilt(ctx context.Context, st *State, build func(*Snapshot) values.Change, description string) (*State, error) {
+func (c *Configuration) applyBuilt(ctx context.Context, st *State, build func(*release.Snapshot) values.Change, description string) (*State, error) {
 	change := build(st.snap)
 	// After a failed upgrade the live objects may not be what the values say; an upgrade of
 	// the same values puts them back (Helm's three-way merge patches the drift).
 	redo := st.split()
 	for attempt := 1; redo || !change.Satisfied(st.snap.User); attempt++ {
 		err := c.Store.Apply(ctx, st.snap, change, description)
-		var stale *StaleError
+		var stale *release.StaleError
 		if !errors.As(err, &stale) {
 			if err != nil {
 				return nil, err

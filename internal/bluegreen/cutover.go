@@ -12,6 +12,8 @@ import (
 
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/gate"
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/lease"
+	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/release"
+	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/snapshot"
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/values"
 )
 
@@ -65,7 +67,7 @@ func (c *Configuration) begin(ctx context.Context, res *Result, operation string
 		if st, err = c.load(ctx); err != nil {
 			return "", false, err
 		}
-		if pending(st.snap.Status) {
+		if st.snap.Pending() {
 			return "", false, fmt.Errorf("%w: release %s is %s: another Helm operation is running, or one was killed (then `helm rollback %s` recovers it)",
 				ErrLocked, c.Release, st.snap.Status, c.Release)
 		}
@@ -302,8 +304,8 @@ func (r *run) gateFailed(ctx context.Context, st *State, to values.Color, cause 
 // stays ready for a rollback while its autoscaler sees no traffic.
 func (r *run) switchTo(ctx context.Context, st *State, from, to values.Color) (*State, error) {
 	pin := st.Colors[from].Current
-	change := func(s *Snapshot) values.Change {
-		ch := s.rebase(to)
+	change := func(s *release.Snapshot) values.Change {
+		ch := rebase(s, to)
 		ch["activeColor"] = string(to)
 		if pin > 0 {
 			ch[string(from)+".replicas"] = int(pin)
@@ -556,12 +558,19 @@ func (r *run) waitIdle(ctx context.Context, st *State, c values.Color) error {
 
 // switchBack builds the change that points traffic at colour `to` again, rebasing the values
 // on what it runs.
-func switchBack(to values.Color) func(*Snapshot) values.Change {
-	return func(s *Snapshot) values.Change {
-		ch := s.rebase(to)
+func switchBack(to values.Color) func(*release.Snapshot) values.Change {
+	return func(s *release.Snapshot) values.Change {
+		ch := rebase(s, to)
 		ch["activeColor"] = string(to)
 		return ch
 	}
+}
+
+// rebase is the part of the switch to colour `to` that moves the shared block to what `to`
+// runs (snapshot.Rebase): the pods of both colours render the same, and `helm get values`
+// then reads as "the shared block serves; the other colour differs in these keys".
+func rebase(s *release.Snapshot, to values.Color) values.Change {
+	return values.Change(snapshot.Rebase(s.Values.All, s.Chart.Values, string(to), string(to.Other()), s.Values.AppVersion)).Pending(s.User)
 }
 
 // colourTargets lists, before each gate or post-switch round, the Service (if any) and the

@@ -2,7 +2,6 @@ package bluegreen
 
 import (
 	"errors"
-	"fmt"
 
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/lease"
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/values"
@@ -24,15 +23,3 @@ var (
 	// ErrRevertFailed: verification failed and switching back failed too; a human must act.
 	ErrRevertFailed = errors.New("verification failed and switching back failed")
 )
-
-// StaleError: another upgrade of the release landed after the values were read, so a change
-// merged over them would undo it. The write is made again over the fresh values.
-type StaleError struct {
-	Release     string
-	Read, Found int    // the revision read, and the latest one now
-	Description string // the latest revision's, which says who made it
-}
-
-func (e *StaleError) Error() string {
-	return fmt.Sprintf("revision %d of release %s (%q) appeared since revision %d was read", e.Found, e.Release, e.Description, e.Read)
-}

@@ -13,13 +13,14 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
-	"helm.sh/helm/v3/pkg/release"
+	helmrelease "helm.sh/helm/v3/pkg/release"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	testingclock "k8s.io/utils/clock/testing"
 
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen"
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/fakecluster"
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/leasetest"
+	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/release"
 )
 
 const (
@@ -60,7 +61,7 @@ func newFixture(t *testing.T, vals map[string]any) *fixture {
 	}
 	require.NoError(t, cl.Install(testRelease, chartDir(t), base))
 	f := &fixture{t: t, cl: cl, clk: testingclock.NewFakeClock(time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC))}
-	store := bluegreen.NewHelmStore(cl.Helm, testRelease, testNS)
+	store := release.NewHelmStore(cl.Helm, testRelease, testNS)
 	cfg := bluegreen.NewConfiguration(store, cl.Kube, cl, testRelease, testNS)
 	cfg.PollInterval = 5 * time.Millisecond
 	cfg.ConvergeTimeout = 2 * time.Second
@@ -124,7 +125,7 @@ func (f *fixture) rollback() *bluegreen.Rollback {
 }
 
 // rel returns the release's latest revision.
-func (f *fixture) rel() *release.Release {
+func (f *fixture) rel() *helmrelease.Release {
 	f.t.Helper()
 	r, err := f.cl.Helm.Releases.Last(testRelease)
 	require.NoError(f.t, err)

@@ -16,7 +16,7 @@ import (
 	"helm.sh/helm/v3/pkg/chart/loader"
 	sigsyaml "sigs.k8s.io/yaml"
 
-	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen"
+	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/release"
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/values"
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/golden"
 )
@@ -44,7 +44,7 @@ func gitopsSync(t *testing.T, f *fixture, user map[string]any) error {
 	return err
 }
 
-func gitopsFixture(t *testing.T) (*fixture, *bluegreen.GitOpsStore) {
+func gitopsFixture(t *testing.T) (*fixture, *release.GitOpsStore) {
 	t.Helper()
 	user := map[string]any{}
 	require.NoError(t, sigsyaml.Unmarshal([]byte(gitopsValues), &user))
@@ -53,7 +53,7 @@ func gitopsFixture(t *testing.T) (*fixture, *bluegreen.GitOpsStore) {
 	require.NoError(t, err)
 	file := filepath.Join(t.TempDir(), "values-prod.yaml")
 	require.NoError(t, os.WriteFile(file, []byte(gitopsValues), 0o644))
-	store := &bluegreen.GitOpsStore{ValuesFile: file, Chart: ch, Release: testRelease, Namespace: testNS}
+	store := &release.GitOpsStore{ValuesFile: file, Chart: ch, Release: testRelease, Namespace: testNS}
 	f.cfg.Store = store
 	return f, store
 }

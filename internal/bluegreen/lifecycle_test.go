@@ -16,6 +16,7 @@ import (
 
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen"
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/fakecluster"
+	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/release"
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/values"
 )
 
@@ -40,7 +41,7 @@ func TestBadInputIsRefusedBeforeAnythingChanges(t *testing.T) {
 			f := newFixture(t, nil)
 			if tc.release != "" {
 				f.cfg.Release = tc.release
-				f.cfg.Store = bluegreen.NewHelmStore(f.cl.Helm, tc.release, testNS)
+				f.cfg.Store = release.NewHelmStore(f.cl.Helm, tc.release, testNS)
 			}
 			revision := f.rel().Version
 			d := f.deploy(tc.tag)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen"
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/fakecluster"
+	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/release"
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/values"
 )
 
@@ -27,7 +28,7 @@ func TestNamesComeFromTheRelease(t *testing.T) {
 		"image":        map[string]any{"repository": repo, "tag": "1.0.0"},
 		"nameOverride": "assistant-api",
 	}))
-	cfg := bluegreen.NewConfiguration(bluegreen.NewHelmStore(cl.Helm, name, testNS), cl.Kube, cl, name, testNS)
+	cfg := bluegreen.NewConfiguration(release.NewHelmStore(cl.Helm, name, testNS), cl.Kube, cl, name, testNS)
 	cfg.PollInterval = 5 * time.Millisecond
 	cfg.Holder = "test@host pid 1"
 	cfg.Log = t.Logf
@@ -67,10 +68,10 @@ func TestHistoryKeepsTenCutovers(t *testing.T) {
 		require.NoError(t, err, "finalize %d", i+1)
 	}
 	h := f.history()
-	assert.LessOrEqual(t, len(h), bluegreen.DefaultHistoryMax)
+	assert.LessOrEqual(t, len(h), release.DefaultHistoryMax)
 	assert.Equal(t, "Install complete", h[0], "ten cutovers later the install is still in the history")
 
-	store := bluegreen.NewHelmStore(f.cl.Helm, testRelease, testNS)
+	store := release.NewHelmStore(f.cl.Helm, testRelease, testNS)
 	store.MaxHistory = 3
 	f.cfg.Store = store
 	_, err := f.deploy("2.0.0").Run(context.Background())
@@ -90,7 +91,7 @@ func TestObjectsInTheOverriddenNamespace(t *testing.T) {
 		"image":             map[string]any{"repository": repo, "tag": "1.0.0"},
 		"namespaceOverride": "apps",
 	}))
-	cfg := bluegreen.NewConfiguration(bluegreen.NewHelmStore(cl.Helm, testRelease, "platform"), cl.Kube, cl, testRelease, "platform")
+	cfg := bluegreen.NewConfiguration(release.NewHelmStore(cl.Helm, testRelease, "platform"), cl.Kube, cl, testRelease, "platform")
 	cfg.PollInterval = 5 * time.Millisecond
 	cfg.Holder = "test@host pid 1"
 	cfg.Log = t.Logf

@@ -11,6 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/gate"
+	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/release"
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/values"
 )
 
@@ -62,7 +63,7 @@ type ServiceState struct {
 
 // State is everything the steps derive where they are from.
 type State struct {
-	snap *Snapshot
+	snap *release.Snapshot
 	// Namespace is where the chart's objects live (namespaceOverride, or the release's).
 	Namespace string                       `json:"namespace"`
 	Active    values.Color                 `json:"activeColor"`
@@ -75,9 +76,9 @@ type State struct {
 }
 
 // observe reads the live objects of both colours and both Services.
-func (c *Configuration) observe(ctx context.Context, snap *Snapshot) (*State, error) {
+func (c *Configuration) observe(ctx context.Context, snap *release.Snapshot) (*State, error) {
 	v := snap.Values
-	_, helm := c.Store.(*HelmStore)
+	_, helm := c.Store.(*release.HelmStore)
 	ns := snap.Namespace
 	if ns == "" {
 		ns = c.Namespace
@@ -104,7 +105,7 @@ func (c *Configuration) observe(ctx context.Context, snap *Snapshot) (*State, er
 	return st, nil
 }
 
-func (c *Configuration) observeColor(ctx context.Context, snap *Snapshot, ns string, col values.Color) (*ColorState, error) {
+func (c *Configuration) observeColor(ctx context.Context, snap *release.Snapshot, ns string, col values.Color) (*ColorState, error) {
 	cv := snap.Values.Colors[col]
 	cs := &ColorState{
 		Color:       col,

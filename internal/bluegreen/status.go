@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/lease"
+	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/release"
+	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/snapshot"
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/values"
 )
 
@@ -83,7 +85,7 @@ func (c *Configuration) status(ctx context.Context, st *State) (*Status, error) 
 	if st.Namespace != c.Namespace {
 		out.ObjectNamespace = st.Namespace
 	}
-	out.Differs = st.snap.differs()
+	out.Differs = differs(st.snap)
 	out.Phase = phase(st, p, c.Clock.Now())
 	out.Next = c.next(out)
 	return out, nil
@@ -147,4 +149,10 @@ func (c *Configuration) next(s *Status) []string {
 		next = append(next, fmt.Sprintf("%s finalize %s   # scale %s to zero now", cmd, c.Release, s.Idle))
 	}
 	return next
+}
+
+// differs lists the keys in which the idle colour's snapshot differs from the active one's.
+func differs(s *release.Snapshot) []string {
+	v := s.Values
+	return snapshot.Diff(snapshot.Of(v.All, string(v.Active), v.AppVersion), snapshot.Of(v.All, string(v.Active.Other()), v.AppVersion))
 }

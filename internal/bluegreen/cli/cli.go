@@ -25,6 +25,7 @@ import (
 
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen"
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/probe"
+	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/release"
 )
 
 // Exit codes, documented in the command's help.
@@ -151,7 +152,7 @@ a killed run converges when run again.
 	f.StringVar(&g.ValuesFile, "values-file", "", "with --gitops: the values file the GitOps tool renders the release from")
 	f.StringVar(&g.Chart, "chart", "charts/ai-assistant", "with --gitops: the chart directory, for the defaults the values file does not set")
 	f.BoolVar(&g.Print, "print", false, "with --gitops: print each values change instead of editing the file")
-	f.IntVar(&g.HistoryMax, "history-max", bluegreen.DefaultHistoryMax, "revisions the release keeps (0: no limit); each cutover takes up to 5, so the default keeps at least 10 cutovers to roll back to")
+	f.IntVar(&g.HistoryMax, "history-max", release.DefaultHistoryMax, "revisions the release keeps (0: no limit); each cutover takes up to 5, so the default keeps at least 10 cutovers to roll back to")
 	f.DurationVar(&g.LeaseDuration, "lease-duration", 30*time.Second, "the lock's lease: renewed every tenth of it; a killed run's lease is taken over once it has gone this long without a renewal")
 	f.StringVar(&g.PushCmd, "push-cmd", "", "with --gitops: shell command run after each edit (e.g. git commit and push); $BLUEGREEN_MESSAGE holds the change's description")
 
@@ -419,13 +420,13 @@ func ConnectCluster(g *Global, releaseName string, stdout io.Writer) (*bluegreen
 	if err != nil {
 		return nil, err
 	}
-	var store bluegreen.Store
+	var store release.Store
 	if g.GitOps {
 		ch, err := loader.Load(g.Chart)
 		if err != nil {
 			return nil, fmt.Errorf("%w: load chart %s for its defaults: %w", bluegreen.ErrBadInput, g.Chart, err)
 		}
-		gs := &bluegreen.GitOpsStore{ValuesFile: g.ValuesFile, Chart: ch, Release: releaseName, Namespace: ns}
+		gs := &release.GitOpsStore{ValuesFile: g.ValuesFile, Chart: ch, Release: releaseName, Namespace: ns}
 		if g.Print {
 			gs.Print = stdout
 		}
@@ -438,7 +439,7 @@ func ConnectCluster(g *Global, releaseName string, stdout io.Writer) (*bluegreen
 		if err := hc.Init(getter, ns, os.Getenv("HELM_DRIVER"), func(string, ...any) {}); err != nil {
 			return nil, fmt.Errorf("initialise helm: %w", err)
 		}
-		hs := bluegreen.NewHelmStore(hc, releaseName, ns)
+		hs := release.NewHelmStore(hc, releaseName, ns)
 		hs.MaxHistory = g.HistoryMax
 		store = hs
 	}

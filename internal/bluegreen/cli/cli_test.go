@@ -23,6 +23,7 @@ import (
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/cli"
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/fakecluster"
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/leasetest"
+	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/release"
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/values"
 )
 
@@ -48,7 +49,7 @@ func newCluster(t *testing.T) (*fakecluster.Cluster, cli.Connect) {
 	}))
 	connect := func(g *cli.Global, releaseName string, _ io.Writer) (*bluegreen.Configuration, error) {
 		ns := g.Namespace
-		store := bluegreen.NewHelmStore(cl.Helm, releaseName, ns)
+		store := release.NewHelmStore(cl.Helm, releaseName, ns)
 		cfg := bluegreen.NewConfiguration(store, cl.Kube, cl, releaseName, ns)
 		cfg.PollInterval, cfg.ConvergeTimeout = 5*time.Millisecond, 2*time.Second
 		cfg.Holder = "test@host pid 1"

@@ -1,4 +1,4 @@
-package bluegreen
+package release
 
 import (
 	"context"
@@ -8,41 +8,13 @@ import (
 	"time"
 
 	"helm.sh/helm/v3/pkg/action"
-	"helm.sh/helm/v3/pkg/chart"
-	"helm.sh/helm/v3/pkg/release"
+	helmrelease "helm.sh/helm/v3/pkg/release"
 	"helm.sh/helm/v3/pkg/releaseutil"
 	"helm.sh/helm/v3/pkg/storage/driver"
 	"sigs.k8s.io/yaml"
 
-	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/snapshot"
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/values"
 )
-
-// Store is where a release's values live and how they change. Every change the
-// cutover makes goes through Apply: a Helm upgrade, or an edit of a GitOps values file.
-type Store interface {
-	// Load reads the current values.
-	Load(ctx context.Context) (*Snapshot, error)
-	// Apply sets the change over the user's values; description says why, for history.
-	Apply(ctx context.Context, snap *Snapshot, change values.Change, description string) error
-	// Describe names the store for messages.
-	Describe() string
-}
-
-// Snapshot is the values of a release at one moment.
-type Snapshot struct {
-	Chart    *chart.Chart
-	User     map[string]any // the user-supplied values, kept on every change
-	Values   values.Values
-	Fullname string
-	// Namespace is where the chart's objects live: namespaceOverride, or the release's.
-	Namespace string
-	Revision  int    // Helm revision; 0 when the store is a values file
-	Status    string // Helm status; "" when the store is a values file
-	// Latest is the release's latest revision when it was read (Revision is the last
-	// deployed one): a write refuses to merge over values a newer revision replaced.
-	Latest int
-}
 
 // HelmStore keeps the values in a Helm release and changes them by upgrading it
 // with the release's own chart and its user values plus the change, like
@@ -82,7 +54,7 @@ func (h *HelmStore) Describe() string {
 func (h *HelmStore) Load(_ context.Context) (*Snapshot, error) {
 	rel, err := h.Helm.Releases.Last(h.Release)
 	if errors.Is(err, driver.ErrReleaseNotFound) {
-		return nil, fmt.Errorf("%w: release %q not found in namespace %q", ErrBadInput, h.Release, h.Namespace)
+		return nil, fmt.Errorf("%w: release %q not found in namespace %q", values.ErrBadInput, h.Release, h.Namespace)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read release %q: %w", h.Release, err)
@@ -116,19 +88,6 @@ func (h *HelmStore) Load(_ context.Context) (*Snapshot, error) {
 	}, nil
 }
 
-// differs lists the keys in which the idle colour's snapshot differs from the active one's.
-func (s *Snapshot) differs() []string {
-	v := s.Values
-	return snapshot.Diff(snapshot.Of(v.All, string(v.Active), v.AppVersion), snapshot.Of(v.All, string(v.Active.Other()), v.AppVersion))
-}
-
-// rebase is the part of the switch to colour `to` that moves the shared block to what `to`
-// runs (snapshot.Rebase): the pods of both colours render the same, and `helm get values`
-// then reads as "the shared block serves; the other colour differs in these keys".
-func (s *Snapshot) rebase(to values.Color) values.Change {
-	return values.Change(snapshot.Rebase(s.Values.All, s.Chart.Values, string(to), string(to.Other()), s.Values.AppVersion)).Pending(s.User)
-}
-
 // Apply upgrades the release with its own chart and its user values plus the change.
 func (h *HelmStore) Apply(ctx context.Context, snap *Snapshot, change values.Change, description string) error {
 	// Helm's upgrade has no compare-and-swap: a `helm upgrade --reuse-values` made by a person
@@ -154,20 +113,11 @@ func (h *HelmStore) Apply(ctx context.Context, snap *Snapshot, change values.Cha
 	return nil
 }
 
-// pending reports a Helm status that means another operation is under way.
-func pending(status string) bool {
-	switch release.Status(status) {
-	case release.StatusPendingInstall, release.StatusPendingUpgrade, release.StatusPendingRollback, release.StatusUninstalling:
-		return true
-	}
-	return false
-}
-
 // releaseObjects reads the objects' name prefix and namespace from what the release rendered:
 // its blue Deployment is <fullname>-blue, in the namespace namespaceOverride named (or the
 // release's). Only a release whose manifest lacks it (none the chart renders) falls back to
 // the chart's naming rule.
-func releaseObjects(rel *release.Release) (fullname, namespace string) {
+func releaseObjects(rel *helmrelease.Release) (fullname, namespace string) {
 	for _, doc := range releaseutil.SplitManifests(rel.Manifest) {
 		var obj struct {
 			Kind     string `json:"kind"`
@@ -189,45 +139,4 @@ func releaseObjects(rel *release.Release) (fullname, namespace string) {
 		}
 	}
 	return fullnameOf(rel.Name, rel.Chart, rel.Config), objectNamespace(rel.Namespace, rel.Chart, rel.Config)
-}
-
-// objectNamespace follows the chart's rule for a values file: namespaceOverride, else the
-// release's namespace.
-func objectNamespace(releaseNamespace string, ch *chart.Chart, user map[string]any) string {
-	for _, vals := range []map[string]any{user, ch.Values} {
-		if o := values.StringAt(vals, "namespaceOverride"); o != "" {
-			return o
-		}
-	}
-	return releaseNamespace
-}
-
-// fullname follows the chart's rule (truncated to 55 so "-preview" still fits a DNS label), for a
-// GitOps values file, which has no release manifest: fullnameOverride, else the release name when it
-// contains the chart's name, else <release>-<chart>.
-func fullnameOf(releaseName string, ch *chart.Chart, user map[string]any) string {
-	if o := values.StringAt(user, "fullnameOverride"); o != "" {
-		return trunc55(o)
-	}
-	if o := values.StringAt(ch.Values, "fullnameOverride"); o != "" {
-		return trunc55(o)
-	}
-	name := ch.Name()
-	if o := values.StringAt(user, "nameOverride"); o != "" {
-		name = o
-	}
-	if strings.Contains(releaseName, name) {
-		return trunc55(releaseName)
-	}
-	return trunc55(releaseName + "-" + name)
-}
-
-func trunc55(s string) string {
-	if len(s) > 55 {
-		s = s[:55]
-	}
-	for len(s) > 0 && s[len(s)-1] == '-' {
-		s = s[:len(s)-1]
-	}
-	return s
 }

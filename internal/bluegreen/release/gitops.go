@@ -1,4 +1,4 @@
-package bluegreen
+package release
 
 import (
 	"context"
@@ -9,9 +9,10 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/values"
 	"helm.sh/helm/v3/pkg/chart"
 	sigsyaml "sigs.k8s.io/yaml"
+
+	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/values"
 )
 
 // GitOpsStore keeps the values in a values file that Argo CD or Flux syncs from
@@ -40,14 +41,14 @@ func (g *GitOpsStore) Describe() string { return "values file " + g.ValuesFile }
 func (g *GitOpsStore) Load(_ context.Context) (*Snapshot, error) {
 	b, err := os.ReadFile(g.ValuesFile)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("%w: values file %s does not exist", ErrBadInput, g.ValuesFile)
+		return nil, fmt.Errorf("%w: values file %s does not exist", values.ErrBadInput, g.ValuesFile)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read values file %s: %w", g.ValuesFile, err)
 	}
 	user := map[string]any{}
 	if err := sigsyaml.Unmarshal(b, &user); err != nil {
-		return nil, fmt.Errorf("%w: parse values file %s: %w", ErrBadInput, g.ValuesFile, err)
+		return nil, fmt.Errorf("%w: parse values file %s: %w", values.ErrBadInput, g.ValuesFile, err)
 	}
 	if user == nil {
 		user = map[string]any{}
