@@ -20,6 +20,7 @@ import (
 
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/gate"
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/lease"
+	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/observe"
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/release"
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/values"
 )
@@ -166,30 +167,31 @@ func (c *Configuration) step(ctx context.Context, res *Result, name string, fn f
 }
 
 // load reads the values and the live objects.
-func (c *Configuration) load(ctx context.Context) (*State, error) {
+func (c *Configuration) load(ctx context.Context) (*observe.State, error) {
 	snap, err := c.Store.Load(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return c.observe(ctx, snap)
+	_, helm := c.Store.(*release.HelmStore)
+	return observe.Cluster(ctx, c.Kube, snap, c.Namespace, helm)
 }
 
 // apply changes the values, then waits until the cluster shows them: at once after
 // a Helm upgrade, after a sync for GitOps.
-func (c *Configuration) apply(ctx context.Context, st *State, change values.Change, description string) (*State, error) {
+func (c *Configuration) apply(ctx context.Context, st *observe.State, change values.Change, description string) (*observe.State, error) {
 	return c.applyBuilt(ctx, st, func(*release.Snapshot) values.Change { return change }, description)
 }
 
 // applyBuilt is apply for a change built from the values it goes over. When another upgrade
 // landed since st was read, the values are read again and the change built again over them,
 // and the run says so: nothing that upgrade set is undone.
-func (c *Configuration) applyBuilt(ctx context.Context, st *State, build func(*release.Snapshot) values.Change, description string) (*State, error) {
-	change := build(st.snap)
+func (c *Configuration) applyBuilt(ctx context.Context, st *observe.State, build func(*release.Snapshot) values.Change, description string) (*observe.State, error) {
+	change := build(st.Snapshot)
 	// After a failed upgrade the live objects may not be what the values say; an upgrade of
 	// the same values puts them back (Helm's three-way merge patches the drift).
-	redo := st.split()
-	for attempt := 1; redo || !change.Satisfied(st.snap.User); attempt++ {
-		err := c.Store.Apply(ctx, st.snap, change, description)
+	redo := st.Split()
+	for attempt := 1; redo || !change.Satisfied(st.Snapshot.User); attempt++ {
+		err := c.Store.Apply(ctx, st.Snapshot, change, description)
 		var stale *release.StaleError
 		if !errors.As(err, &stale) {
 			if err != nil {
@@ -203,11 +205,11 @@ func (c *Configuration) applyBuilt(ctx context.Context, st *State, build func(*r
 		if st, err = c.load(ctx); err != nil {
 			return nil, err
 		}
-		change = build(st.snap)
-		redo = st.split()
+		change = build(st.Snapshot)
+		redo = st.Split()
 		c.Log("  %v: read it again; applying only %s over it", stale, change)
 	}
-	var out *State
+	var out *observe.State
 	wctx, cancel := context.WithTimeout(ctx, c.ConvergeTimeout)
 	defer cancel()
 	start := time.Now()
@@ -217,10 +219,10 @@ func (c *Configuration) applyBuilt(ctx context.Context, st *State, build func(*r
 		if err != nil {
 			return false, "", err
 		}
-		if !change.Satisfied(next.snap.User) {
+		if !change.Satisfied(next.Snapshot.User) {
 			return false, fmt.Sprintf("%s to hold %s", c.Store.Describe(), change), nil
 		}
-		waiting := next.converged()
+		waiting := next.Converged()
 		if waiting != "" && waiting != last {
 			c.Log("  waiting for %s (%s)", waiting, time.Since(start).Round(time.Second))
 			last = waiting

@@ -12,6 +12,7 @@ import (
 
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/gate"
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/lease"
+	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/observe"
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/release"
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/snapshot"
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/values"
@@ -21,7 +22,7 @@ import (
 // chart's containerPort (8000 by default).
 const servicePort = "http"
 
-func podPort(st *State) string { return strconv.Itoa(st.snap.Values.ContainerPort) }
+func podPort(st *observe.State) string { return strconv.Itoa(st.Snapshot.Values.ContainerPort) }
 
 // Cutover holds the options every traffic-moving operation shares.
 type Cutover struct {
@@ -60,18 +61,18 @@ type run struct {
 
 // begin checks the release can be worked on, takes the lock and reads the state. The run goes
 // on under the context it returns, which ends if the lock is lost.
-func (c *Configuration) begin(ctx context.Context, res *Result, operation string) (*run, *State, context.Context, error) {
-	var st *State
+func (c *Configuration) begin(ctx context.Context, res *Result, operation string) (*run, *observe.State, context.Context, error) {
+	var st *observe.State
 	err := c.step(ctx, res, "read release and cluster", func() (string, bool, error) {
 		var err error
 		if st, err = c.load(ctx); err != nil {
 			return "", false, err
 		}
-		if st.snap.Pending() {
+		if st.Snapshot.Pending() {
 			return "", false, fmt.Errorf("%w: release %s is %s: another Helm operation is running, or one was killed (then `helm rollback %s` recovers it)",
-				ErrLocked, c.Release, st.snap.Status, c.Release)
+				ErrLocked, c.Release, st.Snapshot.Status, c.Release)
 		}
-		return fmt.Sprintf("%s active, revision %d", st.Active, st.snap.Revision), false, nil
+		return fmt.Sprintf("%s active, revision %d", st.Active, st.Snapshot.Revision), false, nil
 	})
 	if err != nil {
 		return nil, nil, nil, err
@@ -158,14 +159,14 @@ func outcomeOf(err error) string {
 
 // unverified reports whether an interrupted run switched to the active colour and
 // did not finish verifying it.
-func (r *run) unverified(st *State) bool {
+func (r *run) unverified(st *observe.State) bool {
 	return phase(st, r.prev, r.c.Clock.Now()) == PhaseUnverified
 }
 
 // cutover moves traffic to colour `to` once it has parity and passes the gates,
 // verifies the switch (switching back on failure) and schedules the old colour's
 // scale-down. extra is set on `to` with the scale-up (a new image for deploy).
-func (r *run) cutover(ctx context.Context, st *State, to values.Color, extra values.Change) error {
+func (r *run) cutover(ctx context.Context, st *observe.State, to values.Color, extra values.Change) error {
 	from := st.Active
 	var err error
 	if st, err = r.scaleUp(ctx, st, to, extra); err != nil {
@@ -186,7 +187,7 @@ func (r *run) cutover(ctx context.Context, st *State, to values.Color, extra val
 
 // afterSwitch verifies a switch and schedules the old colour's scale-down; it is
 // also where an interrupted run resumes.
-func (r *run) afterSwitch(ctx context.Context, st *State, from, to values.Color) error {
+func (r *run) afterSwitch(ctx context.Context, st *observe.State, from, to values.Color) error {
 	if err := r.verify(ctx, st, from, to); err != nil {
 		return err
 	}
@@ -201,15 +202,15 @@ func (r *run) afterSwitch(ctx context.Context, st *State, from, to values.Color)
 }
 
 // scaleUp sets colour `to` to the active colour's current size (and extra).
-func (r *run) scaleUp(ctx context.Context, st *State, to values.Color, extra values.Change) (*State, error) {
-	n := st.parity()
+func (r *run) scaleUp(ctx context.Context, st *observe.State, to values.Color, extra values.Change) (*observe.State, error) {
+	n := parity(st)
 	change := values.Change{string(to) + ".replicas": n, string(to) + ".scaleDownAt": ""}
 	for k, v := range extra {
 		change[k] = v
 	}
 	name := fmt.Sprintf("scale %s to %d replicas (parity with %s: %d running)", to, n, st.Active, st.Colors[st.Active].Current)
 	err := r.c.step(ctx, r.res, name, func() (string, bool, error) {
-		if change.Satisfied(st.snap.User) && st.converged() == "" {
+		if change.Satisfied(st.Snapshot.User) && st.Converged() == "" {
 			return "values already set", true, nil
 		}
 		next, err := r.c.apply(ctx, st, change, fmt.Sprintf("bluegreen: prepare %s (%s)", to, change))
@@ -223,11 +224,11 @@ func (r *run) scaleUp(ctx context.Context, st *State, to values.Color, extra val
 }
 
 // waitReady waits for every pod of `to` to be Ready and its Deployment available.
-func (r *run) waitReady(ctx context.Context, st *State, to values.Color) ([]corev1.Pod, error) {
+func (r *run) waitReady(ctx context.Context, st *observe.State, to values.Color) ([]corev1.Pod, error) {
 	var pods []corev1.Pod
 	cs := st.Colors[to]
-	want := int32(st.parity())
-	if v := st.snap.Values.Colors[to].Replicas; v != nil {
+	want := int32(parity(st))
+	if v := st.Snapshot.Values.Colors[to].Replicas; v != nil {
 		want = int32(*v)
 	}
 	err := r.c.step(ctx, r.res, fmt.Sprintf("wait for %s: %d pods Ready and available", cs.Deployment, want), func() (string, bool, error) {
@@ -250,7 +251,7 @@ func (r *run) waitReady(ctx context.Context, st *State, to values.Color) ([]core
 }
 
 // gate requires /ready and /health on each pod of `to` and through the preview Service.
-func (r *run) gate(ctx context.Context, st *State, to values.Color, pods []corev1.Pod) error {
+func (r *run) gate(ctx context.Context, st *observe.State, to values.Color, pods []corev1.Pod) error {
 	var targets []gate.Target
 	for _, p := range pods {
 		targets = append(targets, gate.Target{Kind: "pod", Name: p.Name, Port: podPort(st)})
@@ -276,13 +277,13 @@ func (r *run) gate(ctx context.Context, st *State, to values.Color, pods []corev
 	})
 }
 
-func (r *run) health(st *State) gate.Health {
+func (r *run) health(st *observe.State) gate.Health {
 	g := r.opts.Gates
 	return gate.Health{Prober: r.c.Prober, Namespace: st.Namespace, Paths: []string{"/ready", "/health"}, Smoke: g.Smoke, Passes: g.Passes, Interval: g.Interval, FailureLimit: g.FailureLimit, Log: r.c.Log}
 }
 
 // gateFailed leaves traffic where it is and, if asked, scales `to` down.
-func (r *run) gateFailed(ctx context.Context, st *State, to values.Color, cause error) error {
+func (r *run) gateFailed(ctx context.Context, st *observe.State, to values.Color, cause error) error {
 	if errors.Is(cause, context.Canceled) {
 		return cause
 	}
@@ -302,7 +303,7 @@ func (r *run) gateFailed(ctx context.Context, st *State, to values.Color, cause 
 
 // switchTo points the Service at `to` and pins `from` at its current size, so it
 // stays ready for a rollback while its autoscaler sees no traffic.
-func (r *run) switchTo(ctx context.Context, st *State, from, to values.Color) (*State, error) {
+func (r *run) switchTo(ctx context.Context, st *observe.State, from, to values.Color) (*observe.State, error) {
 	pin := st.Colors[from].Current
 	change := func(s *release.Snapshot) values.Change {
 		ch := rebase(s, to)
@@ -335,7 +336,7 @@ func (r *run) switchTo(ctx context.Context, st *State, from, to values.Color) (*
 // switchFailed reads where traffic is after the switch's upgrade failed: an upgrade can
 // patch the Service and then fail on another object. Traffic that moved is switched back, as
 // after a failed verification; traffic that stayed is said to have stayed.
-func (r *run) switchFailed(ctx context.Context, st *State, from, to values.Color, cause error) error {
+func (r *run) switchFailed(ctx context.Context, st *observe.State, from, to values.Color, cause error) error {
 	ctx = context.WithoutCancel(ctx) // what happened must be read even when interrupted
 	live, err := r.c.load(ctx)
 	if err != nil {
@@ -351,9 +352,9 @@ func (r *run) switchFailed(ctx context.Context, st *State, from, to values.Color
 
 // verify checks traffic really moved to `to` and stays healthy; on failure it
 // switches back to `from` and says so.
-func (r *run) verify(ctx context.Context, st *State, from, to values.Color) error {
+func (r *run) verify(ctx context.Context, st *observe.State, from, to values.Color) error {
 	g := r.opts.Gates
-	newPods, oldPods := st.Colors[to].pods, st.Colors[from].pods
+	newPods, oldPods := st.Colors[to].LivePods, st.Colors[from].LivePods
 	if w := switchBackBudget(to, newPods, g, r.switchTook); w != "" {
 		r.c.Log("warning: %s", w)
 		r.res.Warnings = append(r.res.Warnings, w)
@@ -426,7 +427,7 @@ func (r *run) whileHealthy(ctx context.Context, soak gate.Health, to values.Colo
 }
 
 // revert switches traffic back after a failed verification.
-func (r *run) revert(ctx context.Context, st *State, from, to values.Color, cause error) error {
+func (r *run) revert(ctx context.Context, st *observe.State, from, to values.Color, cause error) error {
 	r.c.Log("verification of %s failed: %v", to, cause)
 	r.c.Log("switching traffic back to %s", from)
 	// Switching back must happen even when the run is being interrupted.
@@ -451,7 +452,7 @@ func (r *run) revert(ctx context.Context, st *State, from, to values.Color, caus
 }
 
 // scheduleScaleDown records the old colour's deadline in the values and returns.
-func (r *run) scheduleScaleDown(ctx context.Context, st *State, from values.Color) (*State, error) {
+func (r *run) scheduleScaleDown(ctx context.Context, st *observe.State, from values.Color) (*observe.State, error) {
 	at := r.c.Clock.Now().Add(r.opts.ScaleDownDelay).UTC().Truncate(time.Second)
 	err := r.c.step(ctx, r.res, fmt.Sprintf("record %s's scale-down deadline", from), func() (string, bool, error) {
 		next, err := r.c.apply(ctx, st, values.Change{string(from) + ".scaleDownAt": at.Format(time.RFC3339)},
@@ -468,7 +469,7 @@ func (r *run) scheduleScaleDown(ctx context.Context, st *State, from values.Colo
 
 // finishVerified records the old colour's deadline for a switch that an interrupted run
 // verified and left there, before the operation at hand goes on from the state it leaves.
-func (r *run) finishVerified(ctx context.Context, st *State) (*State, error) {
+func (r *run) finishVerified(ctx context.Context, st *observe.State) (*observe.State, error) {
 	switch phase(st, r.prev, r.c.Clock.Now()) {
 	case PhaseVerified:
 		r.c.Log("%s -> %s was verified by an interrupted %s; recording %s's scale-down deadline first", r.prev.From, r.prev.To, r.prev.OperationName(), st.Idle)
@@ -481,8 +482,8 @@ func (r *run) finishVerified(ctx context.Context, st *State) (*State, error) {
 }
 
 // waitAndFinalize counts down to the deadline, then scales the old colour down.
-func (r *run) waitAndFinalize(ctx context.Context, st *State) error {
-	at := st.snap.Values.Colors[st.Idle].ScaleDownAt
+func (r *run) waitAndFinalize(ctx context.Context, st *observe.State) error {
+	at := st.Snapshot.Values.Colors[st.Idle].ScaleDownAt
 	if at == nil {
 		return nil
 	}
@@ -511,10 +512,10 @@ func (r *run) waitAndFinalize(ctx context.Context, st *State) error {
 
 // scaleDown scales the idle colour to zero, clears its deadline and hands the
 // active colour's size back to its values.
-func (r *run) scaleDown(ctx context.Context, st *State) (*State, error) {
+func (r *run) scaleDown(ctx context.Context, st *observe.State) (*observe.State, error) {
 	idle, active := st.Idle, st.Active
 	change := values.Change{string(idle) + ".replicas": 0, string(idle) + ".scaleDownAt": ""}
-	if p := st.snap.Values.Colors[active].Replicas; p != nil && (st.snap.Values.Autoscaling || *p == st.snap.Values.DefaultReplicas()) {
+	if p := st.Snapshot.Values.Colors[active].Replicas; p != nil && (st.Snapshot.Values.Autoscaling || *p == st.Snapshot.Values.DefaultReplicas()) {
 		// The pin gave the new colour parity during the switch; from here its
 		// autoscaler (or replicaCount, already equal) owns its size again.
 		change[string(active)+".replicas"] = nil
@@ -536,7 +537,7 @@ func (r *run) scaleDown(ctx context.Context, st *State) (*State, error) {
 // waitIdle waits, as one step, until colour c's pods serve no user request: the streams a switch
 // left on them finish before they are scaled down. A stream still open at the bound is a reason
 // to stop, not to cut it: the colour keeps running and the next finalize tries again.
-func (r *run) waitIdle(ctx context.Context, st *State, c values.Color) error {
+func (r *run) waitIdle(ctx context.Context, st *observe.State, c values.Color) error {
 	bound := r.opts.InFlightTimeout
 	if bound <= 0 || st.Colors[c].Current == 0 {
 		return nil
@@ -566,6 +567,28 @@ func switchBack(to values.Color) func(*release.Snapshot) values.Change {
 	}
 }
 
+// parity is the replica count a colour must have before it takes traffic: what
+// the active Deployment runs now (its autoscaler may have grown it past the
+// values' minimum), never less than the values ask for, never above the
+// autoscaler's maximum (the chart refuses that).
+func parity(st *observe.State) int {
+	v := st.Snapshot.Values
+	n := int(st.Colors[st.Active].Current)
+	if r := v.Colors[st.Active].Replicas; r != nil && *r > n {
+		n = *r
+	}
+	if n == 0 {
+		n = v.DefaultReplicas()
+	}
+	if v.Autoscaling && v.MaxReplicas > 0 && n > v.MaxReplicas {
+		n = v.MaxReplicas
+	}
+	if n < 1 {
+		n = 1
+	}
+	return n
+}
+
 // rebase is the part of the switch to colour `to` that moves the shared block to what `to`
 // runs (snapshot.Rebase): the pods of both colours render the same, and `helm get values`
 // then reads as "the shared block serves; the other colour differs in these keys".
@@ -577,7 +600,7 @@ func rebase(s *release.Snapshot, to values.Color) values.Change {
 // Ready pods that colour `to` runs now: an autoscaler may add pods, and a rollout or a node
 // drain may replace them; probing a pod that is gone would fail a healthy colour. None Ready
 // is a failure.
-func (r *run) colourTargets(st *State, to values.Color, service string) func(ctx context.Context) ([]gate.Target, error) {
+func (r *run) colourTargets(st *observe.State, to values.Color, service string) func(ctx context.Context) ([]gate.Target, error) {
 	deployment, port, podsNow := st.Colors[to].Deployment, podPort(st), r.colourPods(st, to)
 	return func(ctx context.Context) ([]gate.Target, error) {
 		pods, err := podsNow(ctx)
@@ -601,7 +624,7 @@ func (r *run) colourTargets(st *State, to values.Color, service string) func(ctx
 }
 
 // colourPods lists the pods colour c runs now, for the checks that must follow replaced pods.
-func (r *run) colourPods(st *State, c values.Color) func(ctx context.Context) ([]corev1.Pod, error) {
+func (r *run) colourPods(st *observe.State, c values.Color) func(ctx context.Context) ([]corev1.Pod, error) {
 	deployment, ns := st.Colors[c].Deployment, st.Namespace
 	return func(ctx context.Context) ([]corev1.Pod, error) {
 		d, err := r.c.Kube.AppsV1().Deployments(ns).Get(ctx, deployment, metav1.GetOptions{})

@@ -13,6 +13,7 @@ import (
 
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/gate"
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/lease"
+	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/observe"
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/snapshot"
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/values"
 )
@@ -78,8 +79,8 @@ func (d *Deploy) Run(ctx context.Context) (*Result, error) {
 	case d.Digest != "" && !digestPattern.MatchString(d.Digest):
 		return d.badInput(ctx, res, fmt.Sprintf("image digest %q is not sha256:<64 hex>", d.Digest))
 	}
-	return c.operate(ctx, res, d.Cutover, func(ctx context.Context, r *run, st *State) error {
-		if st.split() {
+	return c.operate(ctx, res, d.Cutover, func(ctx context.Context, r *run, st *observe.State) error {
+		if st.Split() {
 			return splitError(st)
 		}
 		extra, staged, err := d.stage(st)
@@ -116,8 +117,8 @@ type staged struct {
 // stage builds the idle colour's new block and checks it against the chart, so bad input
 // changes nothing: a key that does not shape pods, one the chart lacks, or a value its
 // schema rejects (the error names the key as a JSON pointer, under the idle colour).
-func (d *Deploy) stage(st *State) (values.Change, staged, error) {
-	ch := st.snap.Chart
+func (d *Deploy) stage(st *observe.State) (values.Change, staged, error) {
+	ch := st.Snapshot.Chart
 	over := values.Copy(d.Values)
 	if d.Tag != "" || d.Digest != "" {
 		img, _ := over["image"].(map[string]any)
@@ -130,7 +131,7 @@ func (d *Deploy) stage(st *State) (values.Change, staged, error) {
 	if err := snapshot.Validate(over, ch.Values); err != nil {
 		return nil, staged{}, fmt.Errorf("%w: %w", ErrBadInput, err)
 	}
-	all := st.snap.Values.All
+	all := st.Snapshot.Values.All
 	idle := string(st.Idle)
 	extra := values.Change{}
 	for k, v := range snapshot.Stage(all, string(st.Active), over) {
@@ -138,11 +139,11 @@ func (d *Deploy) stage(st *State) (values.Change, staged, error) {
 	}
 	// Write only what differs from the idle block as it is, so history and a GitOps diff show
 	// the change, not every key of the snapshot.
-	extra = extra.Pending(st.snap.User)
+	extra = extra.Pending(st.Snapshot.User)
 	if d.Env != nil {
 		extra[idle+".env"] = toAnySlice(d.Env)
 	}
-	next, err := chartutil.CoalesceValues(ch, extra.Merge(st.snap.User))
+	next, err := chartutil.CoalesceValues(ch, extra.Merge(st.Snapshot.User))
 	if err != nil {
 		return nil, staged{}, fmt.Errorf("coalesce staged values: %w", err)
 	}
@@ -203,7 +204,7 @@ func NewPromote(cfg *Configuration) *Promote { return &Promote{cfg: cfg, Cutover
 func (p *Promote) Run(ctx context.Context) (*Result, error) {
 	c := p.cfg
 	res := c.newResult("promote")
-	return c.operate(ctx, res, p.Cutover, func(ctx context.Context, r *run, st *State) error {
+	return c.operate(ctx, res, p.Cutover, func(ctx context.Context, r *run, st *observe.State) error {
 		switch phase(st, r.prev, c.Clock.Now()) {
 		case PhaseUnverified:
 			return r.afterSwitch(ctx, st, st.Idle, st.Active)
@@ -231,7 +232,7 @@ func NewRollback(cfg *Configuration) *Rollback { return &Rollback{cfg: cfg, Cuto
 func (rb *Rollback) Run(ctx context.Context) (*Result, error) {
 	c := rb.cfg
 	res := c.newResult("rollback")
-	return c.operate(ctx, res, rb.Cutover, func(ctx context.Context, r *run, st *State) error {
+	return c.operate(ctx, res, rb.Cutover, func(ctx context.Context, r *run, st *observe.State) error {
 		switch phase(st, r.prev, c.Clock.Now()) {
 		case PhaseSplit:
 			return splitError(st)
@@ -259,7 +260,7 @@ func NewAbort(cfg *Configuration) *Abort { return &Abort{cfg: cfg} }
 func (a *Abort) Run(ctx context.Context) (*Result, error) {
 	c := a.cfg
 	res := c.newResult("abort")
-	return c.operate(ctx, res, defaultCutover(), func(ctx context.Context, r *run, st *State) error {
+	return c.operate(ctx, res, defaultCutover(), func(ctx context.Context, r *run, st *observe.State) error {
 		var err error
 		switch phase(st, r.prev, c.Clock.Now()) {
 		case PhaseStable:
@@ -283,7 +284,7 @@ func (a *Abort) Run(ctx context.Context) (*Result, error) {
 
 // abortSwitch points traffic at colour `to` for abort, as one step, and drops the switch the
 // lock recorded.
-func (r *run) abortSwitch(ctx context.Context, st *State, to values.Color, name string) (*State, error) {
+func (r *run) abortSwitch(ctx context.Context, st *observe.State, to values.Color, name string) (*observe.State, error) {
 	err := r.c.step(ctx, r.res, name, func() (string, bool, error) {
 		next, err := r.c.applyBuilt(ctx, st, switchBack(to), fmt.Sprintf("bluegreen: abort, service back to %s", to))
 		if err != nil {
@@ -299,7 +300,7 @@ func (r *run) abortSwitch(ctx context.Context, st *State, to values.Color, name 
 }
 
 // splitError refuses an operation that would change the idle colour while it takes traffic.
-func splitError(st *State) error {
+func splitError(st *observe.State) error {
 	return fmt.Errorf("%w: service %s selects %s while the values name %s (an upgrade failed halfway): run `promote` to finish that switch or `abort` to point the service back at %s",
 		ErrBadInput, st.Service.Name, st.Idle, st.Active, st.Active)
 }
@@ -325,7 +326,7 @@ func (f *Finalize) Run(ctx context.Context) (*Result, error) {
 	res := c.newResult("finalize")
 	opts := defaultCutover()
 	opts.InFlightTimeout = f.InFlightTimeout
-	return c.operate(ctx, res, opts, func(ctx context.Context, r *run, st *State) error {
+	return c.operate(ctx, res, opts, func(ctx context.Context, r *run, st *observe.State) error {
 		switch phase(st, r.prev, c.Clock.Now()) {
 		case PhaseStable:
 			res.Outcome = "unchanged"
@@ -339,7 +340,7 @@ func (f *Finalize) Run(ctx context.Context) (*Result, error) {
 			return nil
 		case PhaseRollbackReady:
 			if !f.Now {
-				at := *st.snap.Values.Colors[st.Idle].ScaleDownAt
+				at := *st.Snapshot.Values.Colors[st.Idle].ScaleDownAt
 				res.Outcome = "waiting"
 				c.Log("%s scales down at %s (in %s): not yet", st.Idle, at.Format(time.RFC3339), at.Sub(c.Clock.Now()).Round(time.Second))
 				return nil
@@ -357,7 +358,7 @@ func (c *Configuration) newResult(operation string) *Result {
 
 // operate is the frame every operation shares: read the release and take its lock (begin),
 // run body with the cutover options, then release the lock and record the outcome (end).
-func (c *Configuration) operate(ctx context.Context, res *Result, opts Cutover, body func(ctx context.Context, r *run, st *State) error) (*Result, error) {
+func (c *Configuration) operate(ctx context.Context, res *Result, opts Cutover, body func(ctx context.Context, r *run, st *observe.State) error) (*Result, error) {
 	r, st, runCtx, err := c.begin(ctx, res, res.Operation)
 	if err != nil {
 		c.finish(ctx, res, err)

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/lease"
+	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/observe"
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/release"
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/snapshot"
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/values"
@@ -38,16 +39,16 @@ type Status struct {
 	Namespace string `json:"namespace"`
 	// ObjectNamespace is where the chart's objects live, when namespaceOverride moves them
 	// out of the release's namespace.
-	ObjectNamespace string                       `json:"objectNamespace,omitempty"`
-	Source          string                       `json:"source"`
-	Revision        int                          `json:"revision,omitempty"`
-	Phase           string                       `json:"phase"`
-	Active          values.Color                 `json:"activeColor"`
-	Idle            values.Color                 `json:"idleColor"`
-	Colors          map[values.Color]*ColorState `json:"colors"`
-	Service         ServiceState                 `json:"service"`
-	Preview         ServiceState                 `json:"previewService"`
-	Lock            *lease.Info                  `json:"lock,omitempty"`
+	ObjectNamespace string                               `json:"objectNamespace,omitempty"`
+	Source          string                               `json:"source"`
+	Revision        int                                  `json:"revision,omitempty"`
+	Phase           string                               `json:"phase"`
+	Active          values.Color                         `json:"activeColor"`
+	Idle            values.Color                         `json:"idleColor"`
+	Colors          map[values.Color]*observe.ColorState `json:"colors"`
+	Service         observe.ServiceState                 `json:"service"`
+	Preview         observe.ServiceState                 `json:"previewService"`
+	Lock            *lease.Info                          `json:"lock,omitempty"`
 	// Differs lists the keys in which the idle colour's snapshot differs from the active
 	// one's ("image", "config.DEFAULT_MODEL", "secrets.DEEPSEEK_API_KEY"; never a secret's value).
 	Differs []string `json:"differs,omitempty"`
@@ -69,13 +70,13 @@ func (s *StatusAction) Run(ctx context.Context) (*Status, error) {
 	return s.cfg.status(ctx, st)
 }
 
-func (c *Configuration) status(ctx context.Context, st *State) (*Status, error) {
+func (c *Configuration) status(ctx context.Context, st *observe.State) (*Status, error) {
 	info, err := lease.Read(ctx, c.Kube, c.Namespace, c.Release, c.Clock.Now())
 	if err != nil {
 		return nil, err
 	}
 	out := &Status{
-		Release: c.Release, Namespace: c.Namespace, Source: c.Store.Describe(), Revision: st.snap.Revision,
+		Release: c.Release, Namespace: c.Namespace, Source: c.Store.Describe(), Revision: st.Snapshot.Revision,
 		Active: st.Active, Idle: st.Idle, Colors: st.Colors, Service: st.Service, Preview: st.Preview, Lock: info,
 	}
 	var p lease.Progress
@@ -85,7 +86,7 @@ func (c *Configuration) status(ctx context.Context, st *State) (*Status, error) 
 	if st.Namespace != c.Namespace {
 		out.ObjectNamespace = st.Namespace
 	}
-	out.Differs = differs(st.snap)
+	out.Differs = differs(st.Snapshot)
 	out.Phase = phase(st, p, c.Clock.Now())
 	out.Next = c.next(out)
 	return out, nil
@@ -93,12 +94,12 @@ func (c *Configuration) status(ctx context.Context, st *State) (*Status, error) 
 
 // phase derives where a release is from its values, the live objects and an
 // unfinished switch recorded on the lock.
-func phase(st *State, p lease.Progress, now time.Time) string {
-	idle := st.snap.Values.Colors[st.Idle]
+func phase(st *observe.State, p lease.Progress, now time.Time) string {
+	idle := st.Snapshot.Values.Colors[st.Idle]
 	switch {
-	case st.split():
+	case st.Split():
 		return PhaseSplit
-	case st.snap.Values.ScaledToZero(st.Idle):
+	case st.Snapshot.Values.ScaledToZero(st.Idle):
 		return PhaseStable
 	case idle.ScaleDownAt != nil && !now.Before(*idle.ScaleDownAt):
 		return PhaseScaleDownDue

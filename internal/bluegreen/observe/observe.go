@@ -1,4 +1,7 @@
-package bluegreen
+// Package observe reads where a release stands in the cluster: both colours' Deployments,
+// autoscalers and pods, and the colour each Service selects, beside what the values ask for.
+// The operations derive every step from the State it returns.
+package observe
 
 import (
 	"context"
@@ -9,6 +12,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/gate"
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/release"
@@ -33,8 +37,8 @@ type ColorState struct {
 	Available  int32      `json:"available"`
 	HPA        *HPAState  `json:"hpa,omitempty"`
 	Pods       []PodState `json:"pods,omitempty"`
-
-	pods []corev1.Pod
+	// LivePods are the pods as read, for the checks that need their spec.
+	LivePods []corev1.Pod `json:"-"`
 }
 
 // HPAState is a colour's autoscaler.
@@ -63,7 +67,8 @@ type ServiceState struct {
 
 // State is everything the steps derive where they are from.
 type State struct {
-	snap *release.Snapshot
+	// Snapshot is the values the live objects were read against.
+	Snapshot *release.Snapshot `json:"-"`
 	// Namespace is where the chart's objects live (namespaceOverride, or the release's).
 	Namespace string                       `json:"namespace"`
 	Active    values.Color                 `json:"activeColor"`
@@ -75,17 +80,18 @@ type State struct {
 	helm bool // the values are a Helm release's last deployed revision
 }
 
-// observe reads the live objects of both colours and both Services.
-func (c *Configuration) observe(ctx context.Context, snap *release.Snapshot) (*State, error) {
+// Cluster reads the live objects of both colours and both Services that snap's values name,
+// in snap's namespace or else namespace (the release's). helm says snap is a Helm release's
+// last deployed revision, whose objects follow it at once (see Split).
+func Cluster(ctx context.Context, kube kubernetes.Interface, snap *release.Snapshot, namespace string, helm bool) (*State, error) {
 	v := snap.Values
-	_, helm := c.Store.(*release.HelmStore)
 	ns := snap.Namespace
 	if ns == "" {
-		ns = c.Namespace
+		ns = namespace
 	}
-	st := &State{snap: snap, Namespace: ns, Active: v.Active, Idle: v.Active.Other(), Colors: map[values.Color]*ColorState{}, helm: helm}
+	st := &State{Snapshot: snap, Namespace: ns, Active: v.Active, Idle: v.Active.Other(), Colors: map[values.Color]*ColorState{}, helm: helm}
 	for _, col := range []values.Color{values.Blue, values.Green} {
-		cs, err := c.observeColor(ctx, snap, ns, col)
+		cs, err := observeColor(ctx, kube, snap, ns, col)
 		if err != nil {
 			return nil, err
 		}
@@ -96,16 +102,16 @@ func (c *Configuration) observe(ctx context.Context, snap *release.Snapshot) (*S
 		st.Colors[col] = cs
 	}
 	var err error
-	if st.Service, err = c.observeService(ctx, ns, snap.Fullname); err != nil {
+	if st.Service, err = observeService(ctx, kube, ns, snap.Fullname); err != nil {
 		return nil, err
 	}
-	if st.Preview, err = c.observeService(ctx, ns, snap.Fullname+"-preview"); err != nil {
+	if st.Preview, err = observeService(ctx, kube, ns, snap.Fullname+"-preview"); err != nil {
 		return nil, err
 	}
 	return st, nil
 }
 
-func (c *Configuration) observeColor(ctx context.Context, snap *release.Snapshot, ns string, col values.Color) (*ColorState, error) {
+func observeColor(ctx context.Context, kube kubernetes.Interface, snap *release.Snapshot, ns string, col values.Color) (*ColorState, error) {
 	cv := snap.Values.Colors[col]
 	cs := &ColorState{
 		Color:       col,
@@ -114,7 +120,7 @@ func (c *Configuration) observeColor(ctx context.Context, snap *release.Snapshot
 		ScaleDownAt: cv.ScaleDownAt,
 		Deployment:  snap.Fullname + "-" + string(col),
 	}
-	d, err := c.Kube.AppsV1().Deployments(ns).Get(ctx, cs.Deployment, metav1.GetOptions{})
+	d, err := kube.AppsV1().Deployments(ns).Get(ctx, cs.Deployment, metav1.GetOptions{})
 	switch {
 	case apierrors.IsNotFound(err):
 		return cs, nil
@@ -127,23 +133,23 @@ func (c *Configuration) observeColor(ctx context.Context, snap *release.Snapshot
 		cs.Desired = *d.Spec.Replicas
 	}
 	cs.Current, cs.Updated, cs.Ready, cs.Available = d.Status.Replicas, d.Status.UpdatedReplicas, d.Status.ReadyReplicas, d.Status.AvailableReplicas
-	if cs.HPA, err = c.observeHPA(ctx, ns, cs.Deployment); err != nil {
+	if cs.HPA, err = observeHPA(ctx, kube, ns, cs.Deployment); err != nil {
 		return nil, err
 	}
 	if cs.HPA != nil && cs.HPA.Desired > 0 {
 		cs.Desired = cs.HPA.Desired
 	}
-	if cs.pods, err = gate.PodsOf(ctx, c.Kube, d); err != nil {
+	if cs.LivePods, err = gate.PodsOf(ctx, kube, d); err != nil {
 		return nil, err
 	}
-	for _, p := range cs.pods {
+	for _, p := range cs.LivePods {
 		cs.Pods = append(cs.Pods, PodState{Name: p.Name, IP: p.Status.PodIP, Ready: gate.PodReady(p), Image: gate.ContainerImage(p.Spec)})
 	}
 	return cs, nil
 }
 
-func (c *Configuration) observeHPA(ctx context.Context, ns, name string) (*HPAState, error) {
-	h, err := c.Kube.AutoscalingV2().HorizontalPodAutoscalers(ns).Get(ctx, name, metav1.GetOptions{})
+func observeHPA(ctx context.Context, kube kubernetes.Interface, ns, name string) (*HPAState, error) {
+	h, err := kube.AutoscalingV2().HorizontalPodAutoscalers(ns).Get(ctx, name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
 		return nil, nil
 	}
@@ -161,8 +167,8 @@ func hpaState(h *autoscalingv2.HorizontalPodAutoscaler) *HPAState {
 	return s
 }
 
-func (c *Configuration) observeService(ctx context.Context, ns, name string) (ServiceState, error) {
-	s, err := c.Kube.CoreV1().Services(ns).Get(ctx, name, metav1.GetOptions{})
+func observeService(ctx context.Context, kube kubernetes.Interface, ns, name string) (ServiceState, error) {
+	s, err := kube.CoreV1().Services(ns).Get(ctx, name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
 		return ServiceState{Name: name}, nil
 	}
@@ -172,40 +178,18 @@ func (c *Configuration) observeService(ctx context.Context, ns, name string) (Se
 	return ServiceState{Name: name, Exists: true, Color: s.Spec.Selector["color"]}, nil
 }
 
-// parity is the replica count a colour must have before it takes traffic: what
-// the active Deployment runs now (its autoscaler may have grown it past the
-// values' minimum), never less than the values ask for, never above the
-// autoscaler's maximum (the chart refuses that).
-func (st *State) parity() int {
-	v := st.snap.Values
-	n := int(st.Colors[st.Active].Current)
-	if r := v.Colors[st.Active].Replicas; r != nil && *r > n {
-		n = *r
-	}
-	if n == 0 {
-		n = v.DefaultReplicas()
-	}
-	if v.Autoscaling && v.MaxReplicas > 0 && n > v.MaxReplicas {
-		n = v.MaxReplicas
-	}
-	if n < 1 {
-		n = 1
-	}
-	return n
-}
-
-// split reports whether a Helm release's Service selects the colour its values do not name:
+// Split reports whether a Helm release's Service selects the colour its values do not name:
 // an upgrade that patched the Service and then failed on another object. Traffic then runs
 // on the idle colour, whatever the values say. (Under GitOps the values lead the live objects
 // until the sync, which the waits already follow.)
-func (st *State) split() bool {
+func (st *State) Split() bool {
 	return st.helm && st.Service.Exists && st.Service.Color == string(st.Idle)
 }
 
-// converged reports what still differs between the values and the live objects,
+// Converged reports what still differs between the values and the live objects,
 // or "" when the cluster shows what the values ask for.
-func (st *State) converged() string {
-	v := st.snap.Values
+func (st *State) Converged() string {
+	v := st.Snapshot.Values
 	if st.Service.Color != string(v.Active) {
 		return fmt.Sprintf("service %s to select %s (it selects %q)", st.Service.Name, v.Active, st.Service.Color)
 	}
