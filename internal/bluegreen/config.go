@@ -5,6 +5,10 @@
 // derive where they are from the release's values and the live objects, so a
 // killed run converges when run again. Every change is a Helm upgrade of the
 // release (or, with GitOps, an edit of its values file): never a patch.
+//
+// The operations sit on top; each job below them has its own package: observe reads the
+// cluster, release loads and changes the values (a Helm release or a GitOps file), values
+// is the chart's values contract and its edits, and lease is the lock.
 package bluegreen
 
 import (
@@ -19,7 +23,6 @@ import (
 	"k8s.io/utils/clock"
 
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/gate"
-	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/lease"
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/observe"
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/release"
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/values"
@@ -234,9 +237,4 @@ func (c *Configuration) applyBuilt(ctx context.Context, st *observe.State, build
 		return nil, fmt.Errorf("wait for the cluster to show %s: %w", change, err)
 	}
 	return out, nil
-}
-
-// lock takes the release's lock for an operation; the context it returns ends if the lock is lost.
-func (c *Configuration) lock(ctx context.Context, operation string) (*lease.Lease, context.Context, lease.Progress, error) {
-	return lease.Acquire(ctx, c.Kube, c.Namespace, c.Release, c.Holder, operation, c.LeaseDuration, c.Log)
 }

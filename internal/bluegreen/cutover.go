@@ -59,6 +59,26 @@ type run struct {
 	switchTook time.Duration
 }
 
+// newResult is the result of one operation on the configured release.
+func (c *Configuration) newResult(operation string) *Result {
+	return &Result{Operation: operation, Release: c.Release, Namespace: c.Namespace}
+}
+
+// operate is the frame every operation shares: read the release and take its lock (begin),
+// run body with the cutover options, then release the lock and record the outcome (end).
+func (c *Configuration) operate(ctx context.Context, res *Result, opts Cutover, body func(ctx context.Context, r *run, st *observe.State) error) (*Result, error) {
+	r, st, runCtx, err := c.begin(ctx, res, res.Operation)
+	if err != nil {
+		c.finish(ctx, res, err)
+		return res, err
+	}
+	r.opts = opts
+	if st, err = r.finishVerified(runCtx, st); err != nil {
+		return res, r.end(runCtx, err)
+	}
+	return res, r.end(runCtx, body(runCtx, r, st))
+}
+
 // begin checks the release can be worked on, takes the lock and reads the state. The run goes
 // on under the context it returns, which ends if the lock is lost.
 func (c *Configuration) begin(ctx context.Context, res *Result, operation string) (*run, *observe.State, context.Context, error) {
@@ -80,7 +100,7 @@ func (c *Configuration) begin(ctx context.Context, res *Result, operation string
 	r := &run{c: c, res: res}
 	runCtx := ctx
 	err = c.step(ctx, res, "take lock", func() (string, bool, error) {
-		l, lctx, prev, err := c.lock(ctx, operation)
+		l, lctx, prev, err := lease.Acquire(ctx, c.Kube, c.Namespace, c.Release, c.Holder, operation, c.LeaseDuration, c.Log)
 		if err != nil {
 			return "", false, err
 		}

@@ -350,23 +350,3 @@ func (f *Finalize) Run(ctx context.Context) (*Result, error) {
 		return err
 	})
 }
-
-// newResult is the result of one operation on the configured release.
-func (c *Configuration) newResult(operation string) *Result {
-	return &Result{Operation: operation, Release: c.Release, Namespace: c.Namespace}
-}
-
-// operate is the frame every operation shares: read the release and take its lock (begin),
-// run body with the cutover options, then release the lock and record the outcome (end).
-func (c *Configuration) operate(ctx context.Context, res *Result, opts Cutover, body func(ctx context.Context, r *run, st *observe.State) error) (*Result, error) {
-	r, st, runCtx, err := c.begin(ctx, res, res.Operation)
-	if err != nil {
-		c.finish(ctx, res, err)
-		return res, err
-	}
-	r.opts = opts
-	if st, err = r.finishVerified(runCtx, st); err != nil {
-		return res, r.end(runCtx, err)
-	}
-	return res, r.end(runCtx, body(runCtx, r, st))
-}
