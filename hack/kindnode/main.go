@@ -3,6 +3,7 @@
 //	go run ./hack/kindnode            # build what is missing, print the tag
 //	go run ./hack/kindnode -tag       # print the tag the inputs give, build nothing
 //	go run ./hack/kindnode -service-images  # PostgreSQL and Redis images + tarballs
+//	go run ./hack/kindnode -control-plane   # only kube-apiserver, kube-controller-manager, etcd
 package main
 
 import (
@@ -22,13 +23,17 @@ func main() {
 	version := flag.String("kubernetes-version", kindnode.DefaultKubernetesVersion, "Kubernetes version to build")
 	tagOnly := flag.Bool("tag", false, "print the tag the current inputs give and build nothing")
 	services := flag.Bool("service-images", false, "build the PostgreSQL and Redis images instead, print \"ref tarball\" for each")
+	controlPlane := flag.Bool("control-plane", false, "build (or find) only the binaries of a test control plane (kube-apiserver, kube-controller-manager, etcd), print their paths")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	run := run
-	if *services {
+	switch {
+	case *services:
 		run = func(ctx context.Context, _ string, _ bool) error { return runServices(ctx) }
+	case *controlPlane:
+		run = func(ctx context.Context, version string, _ bool) error { return runControlPlane(ctx, version) }
 	}
 	if err := run(ctx, *version, *tagOnly); err != nil {
 		fmt.Fprintln(os.Stderr, "error:", err)
@@ -52,6 +57,22 @@ func run(ctx context.Context, version string, tagOnly bool) error {
 		return err
 	}
 	fmt.Println(tag)
+	return nil
+}
+
+// runControlPlane builds what package testenv's StartKubeAPI runs, into the node image's cache.
+func runControlPlane(ctx context.Context, version string) error {
+	root, err := kindnode.FindRepoRoot()
+	if err != nil {
+		return err
+	}
+	bins, err := kindnode.ControlPlaneBinaries(ctx, kindnode.Options{RepoRoot: root, KubernetesVersion: version, Logf: logf})
+	if err != nil {
+		return err
+	}
+	fmt.Println(bins.KubeAPIServer)
+	fmt.Println(bins.KubeControllerManager)
+	fmt.Println(bins.Etcd)
 	return nil
 }
 

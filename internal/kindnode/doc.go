@@ -14,8 +14,12 @@
 //	tag, err := b.Tag()             // the tag, without building
 //	tag, err = b.Build(ctx)         // build what is missing, return the tag
 //	kubectl, err := b.Kubectl(ctx)  // path to the kubectl of that Kubernetes version
+//	bins, err := kindnode.ControlPlaneBinaries(ctx, opts) // kube-apiserver, kube-controller-manager, etcd
 //
-// Steps and their logs (under <RepoRoot>/.cache/kindnode/logs/<step>.log):
+// Everything built is cached per machine, outside the checkout (DefaultCacheDir:
+// ${XDG_CACHE_HOME:-$HOME/.cache}/ai-assistant-chart/kindnode), so a fresh clone reuses it.
+// Each Go program's binaries carry a stamp of their inputs (go.mod, ldflags, commands) and are
+// rebuilt only when it changes. Steps and their logs (under <CacheDir>/logs/<step>.log):
 // debian-base, node-base, kubernetes, images-list, etcd, coredns, pause-podnet, component-images,
 // node-image.
 package kindnode

@@ -20,7 +20,7 @@ const (
 type Options struct {
 	// RepoRoot is the repository checkout (holds go.mod); required.
 	RepoRoot string
-	// CacheDir holds scratch modules, binaries and logs; default <RepoRoot>/.cache/kindnode.
+	// CacheDir holds scratch modules, binaries and logs; default DefaultCacheDir(RepoRoot).
 	CacheDir string
 	// KubernetesVersion to build; default DefaultKubernetesVersion.
 	KubernetesVersion string
@@ -32,6 +32,18 @@ type Options struct {
 	Logf debimage.Logf
 }
 
+// DefaultCacheDir is the per-machine cache, outside the checkout, so that a fresh clone (CI's)
+// finds the binaries built before instead of building them again: as hack/tools.sh's
+// TOOLS_CACHE, ${XDG_CACHE_HOME:-$HOME/.cache}/ai-assistant-chart/kindnode, or
+// <repoRoot>/.cache/kindnode when there is no home directory.
+func DefaultCacheDir(repoRoot string) string {
+	base, err := os.UserCacheDir()
+	if err != nil {
+		return filepath.Join(repoRoot, ".cache", "kindnode")
+	}
+	return filepath.Join(base, "ai-assistant-chart", "kindnode")
+}
+
 // Builder builds (or finds) the offline kind node image.
 type Builder struct {
 	opts  Options
@@ -41,7 +53,7 @@ type Builder struct {
 // New returns a Builder with defaults applied.
 func New(o Options) *Builder {
 	if o.CacheDir == "" {
-		o.CacheDir = filepath.Join(o.RepoRoot, ".cache", "kindnode")
+		o.CacheDir = DefaultCacheDir(o.RepoRoot)
 	}
 	if o.KubernetesVersion == "" {
 		o.KubernetesVersion = DefaultKubernetesVersion
