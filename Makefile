@@ -16,7 +16,7 @@ test: ## Every test: lint-free unit suites and the integration suites on kind.
 ##@ Test
 
 .PHONY: test-unit
-test-unit: ## Unit tests only (chart render harness, server, cutover logic).
+test-unit: ## Unit tests only (chart render harness, server, cutover logic, cutover on a real API server).
 	hack/test.sh unit
 
 .PHONY: test-integration

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # hack/test.sh [unit|integration|all]: the project's tests. `unit` needs no cluster: the chart
 # render harness, the server against real PostgreSQL and Redis on loopback, the cutover
-# logic with fakes, the image builder. `integration` brings up the kind cluster (building the
-# offline node image when missing), loads the images and runs test/integration on it.
+# logic with fakes, the image builder, and the cutover against a real kube-apiserver, etcd and
+# kube-controller-manager on loopback (tag apiserver). `integration` brings up the kind cluster
+# (building the offline node image when missing), loads the images and runs test/integration on
+# it.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "${REPO_ROOT}"
 
@@ -15,6 +17,12 @@ if [[ "${suite}" == unit || "${suite}" == all ]]; then
   "${REPO_ROOT}/hack/test-deps.sh"
   step "unit tests"
   gotestsum --format pkgname-and-test-fails -- -count=1 -timeout 20m ./...
+  # The control plane's binaries first, outside the test binary: a cold build (the node image's
+  # Kubernetes commands and etcd, ~8 min on 2 cores, once per machine) then shows its steps here.
+  step "control-plane binaries (kube-apiserver, kube-controller-manager, etcd)"
+  go run ./hack/kindnode -control-plane >/dev/null
+  step "cutover tests on a real API server"
+  gotestsum --format pkgname-and-test-fails -- -count=1 -timeout 20m -tags apiserver ./internal/bluegreen/realapi/...
 fi
 
 if [[ "${suite}" == integration || "${suite}" == all ]]; then

@@ -2,6 +2,9 @@
 // ports, data directories under t.TempDir(), stopped and removed by t.Cleanup. Each can be
 // stopped and started again on the same port mid-test to exercise readiness recovery.
 // A missing binary fails the test with the command that installs it (hack/test-deps.sh).
+//
+// StartKubeAPI starts a Kubernetes control plane the same way (etcd, kube-apiserver,
+// kube-controller-manager), with binaries from the node-image build's cache (kubeapi.go).
 package testenv
 
 import (
