@@ -143,7 +143,8 @@ func TestHealthRefusesTheWrongColour(t *testing.T) {
 	require.ErrorContains(t, err, "answered by colour blue, want green")
 }
 
-// slowFail answers 503, then makes later probes outlast the gate's deadline.
+// slowFail answers 503, then makes later probes outlast the gate's deadline until the
+// prober's own timeout, as a real prober has one.
 type slowFail struct{ calls int }
 
 func (s *slowFail) Pod(ctx context.Context, _, _, _, _ string) (*Response, error) {
@@ -151,8 +152,12 @@ func (s *slowFail) Pod(ctx context.Context, _, _, _, _ string) (*Response, error
 	if s.calls == 1 {
 		return &Response{Status: 503, Header: http.Header{}, Body: []byte(`{"checks":{"db":"down"}}`)}, nil
 	}
-	<-ctx.Done()
-	return nil, ctx.Err()
+	select {
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-time.After(100 * time.Millisecond):
+		return nil, errors.New("probe timed out after 100ms")
+	}
 }
 
 func (s *slowFail) Service(ctx context.Context, ns, name, port, path string) (*Response, error) {
@@ -204,4 +209,54 @@ func TestDrainedReportsTheRateItMeasuredAtTheDeadline(t *testing.T) {
 			assert.NotContains(t, err.Error(), "first sample interval")
 		})
 	}
+}
+
+// rateLimited answers 200 (or fail, when set), but refuses a probe whose context's deadline is
+// less than margin away, as client-go's rate limiter refuses a request whose wait would outlast
+// its context: at once, before the deadline has passed.
+type rateLimited struct {
+	margin time.Duration
+	fail   int
+}
+
+func (r rateLimited) Pod(ctx context.Context, _, _, _, _ string) (*Response, error) {
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < r.margin {
+		return nil, errors.New("client rate limiter Wait returned an error: rate: Wait(n=1) would exceed context deadline")
+	}
+	if r.fail != 0 {
+		return &Response{Status: r.fail, Header: http.Header{}, Body: []byte(`{"checks":{"db":"down"}}`)}, nil
+	}
+	return &Response{Status: 200, Header: http.Header{}}, nil
+}
+
+func (r rateLimited) Service(ctx context.Context, ns, name, port, path string) (*Response, error) {
+	return r.Pod(ctx, ns, name, port, path)
+}
+
+// TestSoakIsNotFailedByTheRoundItsDeadlineCuts: the soak's last rounds start within the rate
+// limiter's margin of its deadline. They must be judged on the colour's answers, not fail on a
+// request the deadline refused, or a healthy switch is reverted (with --failure-limit 0, at
+// once). Found by the real-API-server suite.
+func TestSoakIsNotFailedByTheRoundItsDeadlineCuts(t *testing.T) {
+	t.Parallel()
+	var logged []string
+	h := Health{Prober: rateLimited{margin: 100 * time.Millisecond}, Paths: []string{"/ready"}, Interval: 10 * time.Millisecond,
+		Log: func(f string, a ...any) { logged = append(logged, fmt.Sprintf(f, a...)) }}
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	require.NoError(t, h.Soak(ctx, "", []Target{{Kind: "pod", Name: "p", Port: "8000"}}))
+	require.NotEmpty(t, logged)
+	assert.Regexp(t, `^  post-switch check: \d+ rounds passed$`, logged[len(logged)-1])
+}
+
+// TestHealthReportsTheColoursFailureNotTheRateLimiter: a gate whose colour keeps failing names
+// that failure when it times out, not the request the rate limiter refused in its last round.
+func TestHealthReportsTheColoursFailureNotTheRateLimiter(t *testing.T) {
+	t.Parallel()
+	h := Health{Prober: rateLimited{margin: 60 * time.Millisecond, fail: 503}, Paths: []string{"/ready"}, Passes: 1, Interval: 10 * time.Millisecond, Log: func(string, ...any) {}}
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	err := h.Check(ctx, "", []Target{{Kind: "pod", Name: "p", Port: "8000"}})
+	require.ErrorContains(t, err, `status 503: {"checks":{"db":"down"}}`)
+	assert.NotContains(t, err.Error(), "rate limiter")
 }

@@ -48,16 +48,21 @@ func (h Health) Check(ctx context.Context, wantColor string, targets []Target) e
 	round := 0
 	err := Poll(ctx, h.Interval, func(ctx context.Context) (bool, string, error) {
 		round++
-		cerr := h.round(ctx, wantColor, targets)
-		if cerr != nil && ctx.Err() != nil && last != nil {
-			// The deadline cut this round short: the failure worth reporting is the last real one.
-			return false, last.Error(), nil
-		}
+		rctx, cancel := withoutDeadline(ctx)
+		cerr := h.round(rctx, wantColor, targets)
+		interrupted := rctx.Err() != nil
+		cancel()
 		if cerr != nil {
+			passes = 0
+			if last != nil && (interrupted || ctx.Err() != nil) {
+				// Interrupted, or a probe outlasted the gate's time: the failure worth reporting
+				// is the last one from a round that ran whole before it.
+				return false, last.Error(), nil
+			}
 			if last == nil || last.Check != cerr.Check {
 				h.Log("  gate: %s (round %d, restarting the count)", cerr, round)
 			}
-			passes, last = 0, cerr
+			last = cerr
 			return false, cerr.Error(), nil
 		}
 		passes++
@@ -71,6 +76,22 @@ func (h Health) Check(ctx context.Context, wantColor string, targets []Target) e
 		return err
 	}
 	return nil
+}
+
+// withoutDeadline is ctx without its deadline: it ends when ctx is cancelled, but not when
+// ctx's time runs out. A round of probes started before a gate's or a soak's deadline runs
+// to its end under it (each probe has its own timeout), so the round is judged on what the
+// colour answered. A round may outlast the deadline by its probes' own timeouts, at most. Cut short, it would fail on whichever request it was making, and not
+// only once the deadline has passed: client-go's rate limiter refuses at once a request
+// whose wait would outlast the deadline ("rate: Wait(n=1) would exceed context deadline").
+func withoutDeadline(ctx context.Context) (context.Context, context.CancelFunc) {
+	out, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
+	stop := context.AfterFunc(ctx, func() {
+		if !IsTimeout(ctx.Err()) {
+			cancel(context.Cause(ctx))
+		}
+	})
+	return out, func() { stop(); cancel(nil) }
 }
 
 func (h Health) round(ctx context.Context, wantColor string, targets []Target) *CheckError {

@@ -253,16 +253,22 @@ func rateBetween(prev, cur map[string]float64, d time.Duration) float64 {
 	return sum / d.Seconds()
 }
 
-// Soak probes the targets every interval for the whole of ctx's deadline; the first
-// failure ends it. It is the post-switch check: the new colour under real traffic.
+// Soak probes the targets every interval until ctx's deadline; more failed rounds in a row
+// than FailureLimit end it. It is the post-switch check: the new colour under real traffic.
+// A round started before the deadline runs to its end (see withoutDeadline); one that an
+// interrupt cuts short is not judged.
 func (h Health) Soak(ctx context.Context, wantColor string, targets []Target) error {
 	rounds, failed := 0, 0
 	t := time.NewTicker(h.Interval)
 	defer t.Stop()
 	for {
-		if err := h.round(ctx, wantColor, targets); err != nil {
-			if ctx.Err() != nil {
-				break // the soak's time ran out mid-round
+		rctx, cancel := withoutDeadline(ctx)
+		err := h.round(rctx, wantColor, targets)
+		interrupted := rctx.Err() != nil
+		cancel()
+		if err != nil {
+			if interrupted {
+				return ctx.Err()
 			}
 			// A failure budget, like Argo Rollouts' consecutiveErrorLimit: one hiccup of the
 			// API server's proxy must not revert a good cutover; a colour that keeps failing does.
@@ -284,10 +290,6 @@ func (h Health) Soak(ctx context.Context, wantColor string, targets []Target) er
 		case <-t.C:
 		}
 	}
-	if IsTimeout(ctx.Err()) {
-		return nil
-	}
-	return ctx.Err()
 }
 
 // subset reports whether every key of a is in b.
