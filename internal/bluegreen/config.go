@@ -43,8 +43,9 @@ type Configuration struct {
 	Clock clock.WithTicker
 	// Holder names this run on the lock.
 	Holder string
-	// LeaseDuration is how long a killed run's lock blocks others: a run takes the lease over
-	// once it has watched it go this long without a renewal. It is renewed every tenth of it.
+	// LeaseDuration is the duration this run records on its lease, renewing it every tenth of
+	// it: how long the lease blocks other runs once this one is killed. A run takes a lease over
+	// once it has watched it go the duration its holder recorded without a renewal.
 	LeaseDuration time.Duration
 	// PollInterval paces every wait on the cluster.
 	PollInterval time.Duration

@@ -153,7 +153,7 @@ a killed run converges when run again.
 	f.StringVar(&g.Chart, "chart", "charts/ai-assistant", "with --gitops: the chart directory, for the defaults the values file does not set")
 	f.BoolVar(&g.Print, "print", false, "with --gitops: print each values change instead of editing the file")
 	f.IntVar(&g.HistoryMax, "history-max", release.DefaultHistoryMax, "revisions the release keeps (0: no limit); each cutover takes up to 5, so the default keeps at least 10 cutovers to roll back to")
-	f.DurationVar(&g.LeaseDuration, "lease-duration", 30*time.Second, "the lock's lease: renewed every tenth of it; a killed run's lease is taken over once it has gone this long without a renewal")
+	f.DurationVar(&g.LeaseDuration, "lease-duration", 30*time.Second, "the lock's lease, recorded on it and renewed every tenth of it: once this run is killed, the next run takes the lease over after it has gone this long without a renewal")
 	f.StringVar(&g.PushCmd, "push-cmd", "", "with --gitops: shell command run after each edit (e.g. git commit and push); $BLUEGREEN_MESSAGE holds the change's description")
 
 	root.AddCommand(

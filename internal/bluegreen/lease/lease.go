@@ -146,11 +146,18 @@ func Acquire(ctx context.Context, kube kubernetes.Interface, ns, releaseName, ho
 		elector.Run(electorCtx)
 	}()
 	said := ""
-	// A dead holder's lease is taken within a lease duration and a retry; an API server that
-	// keeps failing (the elector only retries) is reported once twice that has passed.
-	bound, cancelBound := context.WithTimeout(ctx, 2*duration+retryPeriod)
-	defer cancelBound()
-	err = wait.PollUntilContextCancel(bound, retryPeriod/2, true, func(context.Context) (bool, error) {
+	// A dead holder's lease is taken once this run has watched it go unrenewed for the duration
+	// the holder recorded on it (the elector judges it so, as every client-go leader election
+	// does: a live holder renews within the duration it promised, whatever ours is). An API
+	// server that keeps failing (the elector only retries) is reported once twice the longer
+	// of the two durations and a retry have passed.
+	began := time.Now()
+	giveUp := func() time.Duration {
+		_, _, recorded := pl.heldBy()
+		return 2*max(duration, recorded) + retryPeriod
+	}
+	timedOut := errors.New("lease not taken in time")
+	err = wait.PollUntilContextCancel(ctx, retryPeriod/2, true, func(context.Context) (bool, error) {
 		select {
 		case <-acquired:
 			return true, nil
@@ -160,9 +167,12 @@ func Acquire(ctx context.Context, kube kubernetes.Interface, ns, releaseName, ho
 			return false, fmt.Errorf("%w: %s is running %s on release %s (lease %s/%s, renewed while this run watched it)",
 				ErrHeld, who, orUnknown(op), releaseName, ns, pl.name)
 		}
-		if who, op := pl.heldBy(); who != "" && who != said {
-			log("  lease %s/%s is held by %s (%s): taken over if it is not renewed for %s", ns, pl.name, who, orUnknown(op), duration)
+		if who, op, recorded := pl.heldBy(); who != "" && who != said {
+			log("  lease %s/%s is held by %s (%s): taken over if it is not renewed for %s", ns, pl.name, who, orUnknown(op), recorded)
 			said = who
+		}
+		if time.Since(began) > giveUp() {
+			return false, timedOut
 		}
 		return false, nil
 	})
@@ -172,12 +182,12 @@ func Acquire(ctx context.Context, kube kubernetes.Interface, ns, releaseName, ho
 		switch {
 		case ctx.Err() != nil:
 			err = context.Cause(ctx)
-		case bound.Err() != nil:
+		case errors.Is(err, timedOut):
 			if last := pl.lastError(); last != nil {
-				err = fmt.Errorf("take lease %s/%s: gave up after %s: %w", ns, pl.name, 2*duration+retryPeriod, last)
+				err = fmt.Errorf("take lease %s/%s: gave up after %s: %w", ns, pl.name, giveUp(), last)
 			} else {
-				who, op := pl.heldBy()
-				err = fmt.Errorf("%w: %s is running %s on release %s (lease %s/%s, not given up within %s)", ErrHeld, who, orUnknown(op), releaseName, ns, pl.name, 2*duration+retryPeriod)
+				who, op, _ := pl.heldBy()
+				err = fmt.Errorf("%w: %s is running %s on release %s (lease %s/%s, not given up within %s)", ErrHeld, who, orUnknown(op), releaseName, ns, pl.name, giveUp())
 			}
 		}
 		return nil, nil, Progress{}, err
@@ -387,13 +397,15 @@ func (p *progressLease) renewedBy() (holder, operation string) {
 	return p.alive, p.op
 }
 
-func (p *progressLease) heldBy() (holder, operation string) {
+// heldBy is the other holder this run first saw on the lease, its operation, and the lease
+// duration it recorded.
+func (p *progressLease) heldBy() (holder, operation string, recorded time.Duration) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.first == nil {
-		return "", ""
+		return "", "", 0
 	}
-	return p.first.HolderIdentity, p.op
+	return p.first.HolderIdentity, p.op, time.Duration(p.first.LeaseDurationSeconds) * time.Second
 }
 
 func (p *progressLease) takenOver() Progress {
