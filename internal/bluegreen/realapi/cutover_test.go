@@ -152,7 +152,11 @@ func testUpgradeDuringGate(t *testing.T, c *cluster) {
 		}
 	})
 
-	res, err := r.deploy("2.0.0")
+	d := bluegreen.NewDeploy(r.cfg)
+	d.Tag = "2.0.0"
+	fast(&d.Cutover)
+	d.Gates.GateTimeout = time.Minute // the upgrade runs inside the gate's first probe, on its clock
+	res, err := d.Run(context.Background())
 	select {
 	case uerr := <-upgraded:
 		require.NoError(t, uerr, "helm upgrade --reuse-values during the gate")
