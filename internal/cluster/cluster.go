@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -129,7 +130,7 @@ func Ensure(ctx context.Context, o Options) (*Cluster, error) {
 		return nil, fmt.Errorf("list kind clusters: %w", err)
 	}
 	if slices.Contains(existing, o.Name) {
-		reused, err := c.reuse(ctx, o)
+		reused, err := c.reuse(ctx, o, image)
 		if err != nil {
 			return nil, err
 		}
@@ -210,14 +211,26 @@ func pickImage(ctx context.Context, o Options, b *kindnode.Builder) (string, boo
 }
 
 // reuse exports the kubeconfig of an existing cluster and checks its API server answers; a
-// cluster whose nodes stopped (say dockerd restarted) is deleted so it can be made anew.
-func (c *Cluster) reuse(ctx context.Context, o Options) (bool, error) {
+// cluster whose nodes stopped (say dockerd restarted), or that runs another node image than
+// image, is deleted so it can be made anew.
+func (c *Cluster) reuse(ctx context.Context, o Options, image string) (bool, error) {
 	nodes, err := c.provider.ListNodes(o.Name)
 	if err != nil {
 		return false, fmt.Errorf("list nodes of cluster %s: %w", o.Name, err)
 	}
 	if len(nodes) != o.Workers+1 {
 		return false, fmt.Errorf("cluster %s exists with %d nodes, want %d: delete it first (make cluster-down)", o.Name, len(nodes), o.Workers+1)
+	}
+	images, err := nodeImages(ctx, nodes)
+	if err != nil {
+		return false, err
+	}
+	if stale := staleNodes(images, image); len(stale) > 0 {
+		c.log("cluster %s runs an older node image (%s), not %s: deleting it to create it anew", o.Name, strings.Join(stale, ", "), image)
+		if err := c.Delete(); err != nil {
+			return false, err
+		}
+		return false, nil
 	}
 	if err := c.exportKubeconfig(); err == nil {
 		if err := c.connect(); err == nil {
@@ -235,6 +248,32 @@ func (c *Cluster) reuse(ctx context.Context, o Options) (bool, error) {
 		return false, err
 	}
 	return false, nil
+}
+
+// nodeImages reads the image each node container was created from.
+func nodeImages(ctx context.Context, ns []nodes.Node) (map[string]string, error) {
+	images := map[string]string{}
+	for _, n := range ns {
+		out, err := exec.CommandContext(ctx, "docker", "inspect", "--format", "{{.Config.Image}}", n.String()).Output()
+		if err != nil {
+			return nil, fmt.Errorf("docker inspect node %s: %w", n, err)
+		}
+		images[n.String()] = strings.TrimSpace(string(out))
+	}
+	return images, nil
+}
+
+// staleNodes lists, as "node: image", the nodes created from another image than want: a
+// cluster made from a node image whose inputs have changed since is not what was just built,
+// and a warm machine would otherwise go on testing the old one.
+func staleNodes(images map[string]string, want string) []string {
+	var stale []string
+	for _, n := range slices.Sorted(maps.Keys(images)) {
+		if images[n] != want {
+			stale = append(stale, n+": "+images[n])
+		}
+	}
+	return stale
 }
 
 func (c *Cluster) exportKubeconfig() error {

@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -77,5 +78,21 @@ func TestOnlyCrictlFailures(t *testing.T) {
 	mixed := errors.New(`[command "docker exec --privileged n1 crictl images" failed with error: exit status 126, command "docker exec --privileged n1 journalctl --no-pager" failed with error: exit status 1]`)
 	if onlyCrictlFailures(mixed) {
 		t.Errorf("a journalctl failure was ignored: %v", mixed)
+	}
+}
+
+func TestStaleNodes(t *testing.T) {
+	t.Parallel()
+	want := "ai-assistant-kind-node:v1.37.2-new"
+	images := map[string]string{
+		"ai-assistant-worker":        want,
+		"ai-assistant-control-plane": "ai-assistant-kind-node:v1.37.2-old",
+	}
+	if got := staleNodes(images, want); !slices.Equal(got, []string{"ai-assistant-control-plane: ai-assistant-kind-node:v1.37.2-old"}) {
+		t.Errorf("staleNodes = %q, want the control plane's old image", got)
+	}
+	images["ai-assistant-control-plane"] = want
+	if got := staleNodes(images, want); len(got) != 0 {
+		t.Errorf("staleNodes = %q for a cluster of the wanted image, want none", got)
 	}
 }
