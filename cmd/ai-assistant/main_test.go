@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/standin"
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/testenv"
 )
@@ -97,18 +99,14 @@ func TestSIGTERMDrains(t *testing.T) {
 	go func() { exited <- cmd.Wait() }()
 	t.Cleanup(func() { _ = cmd.Process.Kill() })
 
-	deadline := time.Now().Add(15 * time.Second)
-	for {
+	require.Eventually(t, func() bool {
 		resp, err := http.Get(base + "/health")
-		if err == nil {
-			resp.Body.Close()
-			break
+		if err != nil {
+			return false
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("server did not come up: %v\n%s", err, logs.String())
-		}
-		time.Sleep(20 * time.Millisecond) // poll interval of a bounded wait
-	}
+		resp.Body.Close()
+		return true
+	}, 15*time.Second, 20*time.Millisecond, "server did not come up:\n%s", &logs)
 
 	inflight := make(chan int, 1)
 	go func() {
@@ -122,12 +120,8 @@ func TestSIGTERMDrains(t *testing.T) {
 		resp.Body.Close()
 		inflight <- resp.StatusCode
 	}()
-	for llm.State(standin.DefaultScope).Requests < 1 {
-		if time.Now().After(deadline) {
-			t.Fatal("chat request never reached the stand-in")
-		}
-		time.Sleep(10 * time.Millisecond) // poll interval of a bounded wait
-	}
+	require.Eventually(t, func() bool { return llm.State(standin.DefaultScope).Requests >= 1 },
+		15*time.Second, 10*time.Millisecond, "chat request never reached the stand-in")
 
 	sent := time.Now()
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {

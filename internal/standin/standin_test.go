@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/require"
 )
 
 func newStandin(t *testing.T) (*Server, string) {
@@ -108,10 +110,8 @@ func TestHangReleasedByClientOrReset(t *testing.T) {
 		done <- resp.StatusCode
 	}()
 	// Wait until the second request is parked, then reset: it must be released.
-	deadline := time.Now().Add(5 * time.Second)
-	for s.State("green").Requests < 2 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond) // poll interval of a bounded wait
-	}
+	require.Eventually(t, func() bool { return s.State("green").Requests >= 2 }, 5*time.Second, 10*time.Millisecond,
+		"the second request was never parked")
 	s.Set("green", Behavior{})
 	select {
 	case code := <-done:
