@@ -19,6 +19,11 @@ go vet -tags integration,apiserver ./...
 step "golangci-lint"
 golangci-lint run --build-tags integration,apiserver ./...
 
+# As a user runs it with no cluster and no flags: Helm then assumes the Kubernetes version its
+# build was stamped with (hack/tools.sh), which must satisfy the chart's kubeVersion.
+step "helm template with Helm's own default Kubernetes version"
+helm template "${chart}" >/dev/null || die "helm template ${chart} without --kube-version failed (is bin/helm built with hack/tools.sh's ldflags?)"
+
 step "helm lint --strict (defaults and every ci/*-values.yaml)"
 helm lint --strict --kube-version "${kube_version}" "${chart}"
 for values in "${chart}"/ci/*-values.yaml; do

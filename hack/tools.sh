@@ -19,17 +19,18 @@ TOOLS_CACHE="${TOOLS_CACHE:-${XDG_CACHE_HOME:-${HOME}/.cache}/ai-assistant-chart
 mkdir -p "${BIN}" "${TOOLS_CACHE}"
 GO_TOOLCHAIN="$(go env GOVERSION GOOS GOARCH | tr '\n' ' ')"
 
-# install NAME VERSION BUILD-COMMAND...: unless NAME is stamped at VERSION in ./bin, copy it
-# from the cache, building it there first (the command writes it into $GOBIN) when missing.
+# install NAME VERSION BUILD-COMMAND...: unless NAME is stamped at VERSION and its build's key in
+# ./bin, copy it from the cache, building it there first (the command writes it into $GOBIN)
+# when missing. The key is a hash of the build command, so a changed flag rebuilds it too.
 install() {
   local name=$1 version=$2
   shift 2
-  local stamp="${BIN}/.${name}-${version}"
+  local key
+  key="$({ printf '%s\n' "$*" "${GO_TOOLCHAIN}"; [[ ${name} != ct ]] || cat "${REPO_ROOT}/hack/tools/go.mod" "${REPO_ROOT}/hack/tools/go.sum"; } | sha256sum | cut -c1-12)"
+  local stamp="${BIN}/.${name}-${version}-${key}"
   if [[ -x "${BIN}/${name}" && -f "${stamp}" ]]; then
     return 0
   fi
-  local key
-  key="$({ printf '%s\n' "$*" "${GO_TOOLCHAIN}"; [[ ${name} != ct ]] || cat "${REPO_ROOT}/hack/tools/go.mod" "${REPO_ROOT}/hack/tools/go.sum"; } | sha256sum | cut -c1-12)"
   local cached="${TOOLS_CACHE}/${name}-${version}-${key}"
   if [[ ! -x "${cached}/${name}" ]]; then
     step "installing ${name} ${version} (into ${cached})"
@@ -44,10 +45,16 @@ install() {
   touch "${stamp}"
 }
 
-# helm reports its version from an ldflag; without it `helm version` prints v3.x-dev.
-install helm "${HELM_VERSION}" go install \
-  -ldflags "-X helm.sh/helm/v3/internal/version.version=${HELM_VERSION}" \
-  "helm.sh/helm/v3/cmd/helm@${HELM_VERSION}"
+# helm is built with the ldflags of Helm's own Makefile. Its version: without it `helm version`
+# prints v3.x-dev. The Kubernetes version it assumes with no cluster (`helm template`, `helm
+# lint`), from the client-go its go.mod requires (v0.37 -> 1.37): without it Helm assumes
+# v1.20 and refuses our chart's kubeVersion (>=1.29).
+HELM_K8S_MINOR=37 # helm.sh/helm/v3 v3.22.0 requires k8s.io/client-go v0.37.0
+helm_ldflags="-X helm.sh/helm/v3/internal/version.version=${HELM_VERSION}"
+for pkg in pkg/lint/rules pkg/chartutil; do
+  helm_ldflags+=" -X helm.sh/helm/v3/${pkg}.k8sVersionMajor=1 -X helm.sh/helm/v3/${pkg}.k8sVersionMinor=${HELM_K8S_MINOR}"
+done
+install helm "${HELM_VERSION}" go install -ldflags "${helm_ldflags}" "helm.sh/helm/v3/cmd/helm@${HELM_VERSION}"
 install helm-docs "${HELM_DOCS_VERSION}" go install "github.com/norwoodj/helm-docs/cmd/helm-docs@${HELM_DOCS_VERSION}"
 install kubeconform "${KUBECONFORM_VERSION}" go install "github.com/yannh/kubeconform/cmd/kubeconform@${KUBECONFORM_VERSION}"
 install kube-score "${KUBE_SCORE_VERSION}" go install "github.com/zegl/kube-score/cmd/kube-score@${KUBE_SCORE_VERSION}"
