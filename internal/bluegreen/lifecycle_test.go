@@ -262,7 +262,7 @@ func TestAPIErrorsAreReportedAndChangeNothing(t *testing.T) {
 func TestFailedUpgradeStopsBeforeTheSwitch(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, nil)
-	f.cl.UpgradeError = errors.New("admission webhook denied the request")
+	f.cl.FailNext(fakecluster.Failure{Err: errors.New("admission webhook denied the request")})
 	_, err := f.deploy("2.0.0").Run(context.Background())
 	require.Error(t, err)
 	assert.True(t, strings.Contains(err.Error(), "helm upgrade ai-assistant") && strings.Contains(err.Error(), "admission webhook denied"), err.Error())
@@ -273,7 +273,7 @@ func TestFailedUpgradeStopsBeforeTheSwitch(t *testing.T) {
 func TestAFailedUpgradeLeavesTheDeployedValuesInCharge(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, nil)
-	f.cl.UpgradeError = errors.New("admission webhook denied the request")
+	f.cl.FailNext(fakecluster.Failure{Err: errors.New("admission webhook denied the request")})
 	_, err := f.deploy("2.0.0").Run(context.Background())
 	require.Error(t, err)
 	assert.Equal(t, "failed", f.rel().Info.Status.String())

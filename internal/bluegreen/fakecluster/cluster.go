@@ -65,8 +65,6 @@ type Cluster struct {
 	// UserTraffic is the user requests each pod of a colour serves between two
 	// scrapes of its /metrics (keep-alive clients that stay after a switch).
 	UserTraffic map[string]func(scrape int) float64
-	// UpgradeError makes the next Helm install or upgrade fail.
-	UpgradeError error
 	// failures fail the next Helm installs or upgrades in order, one each (FailNext). One that is
 	// AfterApply fails once its manifest is live, as a real upgrade that patched the
 	// Service and then had another object refused.
@@ -310,10 +308,6 @@ func (c *Cluster) FailNext(fs ...Failure) {
 func (c *Cluster) takeFailure() Failure {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if err := c.UpgradeError; err != nil {
-		c.UpgradeError = nil
-		return Failure{Err: err}
-	}
 	if len(c.failures) == 0 {
 		return Failure{}
 	}
