@@ -13,6 +13,7 @@ KUBE_SCORE_VERSION=v1.20.0
 GOLANGCI_LINT_VERSION=v2.15.0
 GOTESTSUM_VERSION=v1.13.0
 CT_VERSION=v3.14.0 # pinned in hack/tools/go.mod
+HELM4_VERSION=v4.3.1 # Argo CD and Flux render with Helm 4; the interop tests run it as ./bin/helm4
 
 BIN="${REPO_ROOT}/bin"
 TOOLS_CACHE="${TOOLS_CACHE:-${XDG_CACHE_HOME:-${HOME}/.cache}/ai-assistant-chart/tools}"
@@ -55,6 +56,9 @@ for pkg in pkg/lint/rules pkg/chartutil; do
   helm_ldflags+=" -X helm.sh/helm/v3/${pkg}.k8sVersionMajor=1 -X helm.sh/helm/v3/${pkg}.k8sVersionMinor=${HELM_K8S_MINOR}"
 done
 install helm "${HELM_VERSION}" go install -ldflags "${helm_ldflags}" "helm.sh/helm/v3/cmd/helm@${HELM_VERSION}"
+# Helm 4 takes its default Kubernetes version from the client-go it is built with, so it needs
+# only the version ldflag of its Makefile. Installed as helm4, beside Helm 3.
+install helm4 "${HELM4_VERSION}" bash -c "go install -ldflags '-X helm.sh/helm/v4/internal/version.version=${HELM4_VERSION}' helm.sh/helm/v4/cmd/helm@${HELM4_VERSION} && mv \"\${GOBIN}/helm\" \"\${GOBIN}/helm4\""
 install helm-docs "${HELM_DOCS_VERSION}" go install "github.com/norwoodj/helm-docs/cmd/helm-docs@${HELM_DOCS_VERSION}"
 install kubeconform "${KUBECONFORM_VERSION}" go install "github.com/yannh/kubeconform/cmd/kubeconform@${KUBECONFORM_VERSION}"
 install kube-score "${KUBE_SCORE_VERSION}" go install "github.com/zegl/kube-score/cmd/kube-score@${KUBE_SCORE_VERSION}"
