@@ -139,9 +139,8 @@ scales it down. Every step derives where it is from the release and the cluster,
 a killed run converges when run again.
 
 ` + exitCodesHelp,
-		SilenceUsage:      true,
-		SilenceErrors:     true,
-		CompletionOptions: cobra.CompletionOptions{DisableDefaultCmd: true},
+		SilenceUsage:  true,
+		SilenceErrors: true,
 	}
 	f := root.PersistentFlags()
 	f.StringVar(&g.Kubeconfig, "kubeconfig", "", "path to the kubeconfig file (default: $KUBECONFIG or ~/.kube/config)")
@@ -163,7 +162,11 @@ a killed run converges when run again.
 		rollbackCommand(g, stdout, stderr, connect),
 		abortCommand(g, stdout, stderr, connect),
 		finalizeCommand(g, stdout, stderr, connect),
+		versionCommand(g, stdout, stderr),
 	)
+	root.SetOut(stdout) // cobra's own commands (completion, help) print here too
+	root.SetErr(stderr)
+	registerCompletions(root, g)
 	return root
 }
 
