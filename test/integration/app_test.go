@@ -170,6 +170,8 @@ type appSetup struct {
 	sets    map[string]string // --set values of the install, over both
 	port    int               // the main Service's node port; 127.0.0.1 must map it
 	depOpts []stack.PodOption // placement of the dependencies
+	chart   string            // what `helm install` installs (default: the chart in the checkout)
+	install []string          // extra `helm install` arguments (--version, --verify, ...)
 }
 
 // newAppOn creates a namespace that enforces Pod Security "restricted" (its deletion is
@@ -206,11 +208,15 @@ func newAppOn(t *testing.T, s appSetup) *app {
 		ValuesFiles:    []string{valuesFile},
 		SetValues:      s.sets,
 		ExtraArgs: map[string][]string{
-			"install": {"--wait", "--timeout", "5m"},
+			"install": append([]string{"--wait", "--timeout", "5m"}, s.install...),
 		},
 	}
+	chart := s.chart
+	if chart == "" {
+		chart = chartDir
+	}
 	began := time.Now()
-	helm.Install(t, a.helm, chartDir, release)
+	helm.Install(t, a.helm, chart, release)
 	t.Logf("installed %s in %s in %s", release, a.ns, time.Since(began).Round(100*time.Millisecond))
 	a.waitServing("active", a.port, 2*time.Minute)
 	return a
