@@ -14,6 +14,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -142,6 +143,29 @@ var mainPorts = func() chan int {
 	return ports
 }()
 
+// takeMainPort takes a port of mainPorts until the test's cleanups have run (register it
+// before the release, so it is given back after the release's Services are gone). It also
+// holds an flock on a file named after the port, so that test processes run side by side on
+// one machine (two `go test -run` in two shells) wait for each other instead of failing with
+// "provided port is already allocated".
+func takeMainPort(t *testing.T) int {
+	t.Helper()
+	port := <-mainPorts
+	lock, err := os.OpenFile(filepath.Join(os.TempDir(), fmt.Sprintf("ai-assistant-chart-nodeport-%d.lock", port)), os.O_CREATE|os.O_RDWR, 0o600)
+	if err == nil {
+		err = syscall.Flock(int(lock.Fd()), syscall.LOCK_EX) // blocks while another process holds it
+	}
+	if err != nil {
+		mainPorts <- port
+		t.Fatalf("lock node port %d: %v", port, err)
+	}
+	t.Cleanup(func() {
+		_ = lock.Close() // closing releases the flock; nothing to do if it fails
+		mainPorts <- port
+	})
+	return port
+}
+
 // newApp installs a release on the shared cluster with stack.Values plus extra values (see
 // newAppOn). Its main Service takes a free port of mainPorts, given back once the Service is
 // gone; its preview Service is a ClusterIP one, so that releases never share a node port.
@@ -155,8 +179,7 @@ func newApp(t *testing.T, extra map[string]any) *app {
 func newAppSet(t *testing.T, extra map[string]any, sets map[string]string) *app {
 	t.Helper()
 	c, imgs := appCluster(t)
-	port := <-mainPorts
-	t.Cleanup(func() { mainPorts <- port }) // registered first: runs after a.cleanup
+	port := takeMainPort(t) // registered first: given back after a.cleanup
 	values := map[string]any{"previewService": map[string]any{"type": "ClusterIP"}}
 	maps.Copy(values, extra)
 	return newAppOn(t, appSetup{cluster: c, images: imgs, values: values, sets: sets, port: port})
