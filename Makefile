@@ -37,6 +37,10 @@ bench: ## Benchmarks: in-process render vs helm template, server load on loopbac
 tools: ## Install pinned tools into ./bin.
 	hack/tools.sh
 
+.PHONY: package
+package: ## The chart, GPG-signed (SIGN_KEY; unset: a throwaway key), its provenance, public key and SHA256SUMS into dist/.
+	hack/package.sh
+
 .PHONY: release
 release: ## bluegreen for linux and darwin on amd64 and arm64, the Helm plugin and SHA256SUMS into dist/ (reproducible).
 	hack/release.sh
