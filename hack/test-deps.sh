@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Install what the server's Go tests need on Debian: real PostgreSQL and Redis servers (the
-# tests start their own instances on loopback; the packaged services are not used). Idempotent:
+# Install what the tests need on Debian: real PostgreSQL and Redis servers for the server's
+# tests (they start their own instances on loopback; the packaged services are not used), and
+# GnuPG, with which the release tests sign and verify the chart. Idempotent:
 # packages already installed are skipped, and apt-get runs only when something is missing.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-packages=(postgresql redis-server)
+packages=(postgresql redis-server gnupg)
 missing=()
 for p in "${packages[@]}"; do
   if dpkg-query -W -f='${Status}' "${p}" 2>/dev/null | grep -q "install ok installed"; then
@@ -25,4 +26,5 @@ fi
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || die "initdb not found under /usr/lib/postgresql/*/bin"
 id postgres >/dev/null 2>&1 || die "the postgres user is missing; reinstall postgresql"
 command -v redis-server >/dev/null || die "redis-server not on PATH"
+command -v gpg >/dev/null || die "gpg not on PATH; reinstall gnupg"
 step "test dependencies ready"

@@ -13,8 +13,9 @@ case "${suite}" in unit | integration | all) ;; *) die "usage: $0 [unit|integrat
 
 "${REPO_ROOT}/hack/tools.sh"
 
+"${REPO_ROOT}/hack/test-deps.sh"
+
 if [[ "${suite}" == unit || "${suite}" == all ]]; then
-  "${REPO_ROOT}/hack/test-deps.sh"
   step "unit tests"
   gotestsum --format pkgname-and-test-fails -- -count=1 -timeout 20m ./...
   # The control plane's binaries first, outside the test binary: a cold build (the node image's
