@@ -2,19 +2,36 @@ package release
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
 	"time"
 
 	"helm.sh/helm/v3/pkg/action"
+	"helm.sh/helm/v3/pkg/kube"
 	helmrelease "helm.sh/helm/v3/pkg/release"
 	"helm.sh/helm/v3/pkg/releaseutil"
 	"helm.sh/helm/v3/pkg/storage/driver"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/yaml"
 
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/values"
 )
+
+// FieldManager is the field manager of the cutover's upgrades: "helm", the name both Helm CLIs
+// write under (helm.sh/helm/v3 and v4 cmd/helm set it), not the SDK's default, the program's
+// name ("bluegreen", or "integration.test" in a test). Helm 4 moving a release from
+// client-side to server-side apply (`helm upgrade --server-side=true` after a client-side
+// revision, which every revision this Helm v3 SDK writes is) converts the "helm" manager's
+// client-side entries into its applied set; an entry under any other name stays another
+// manager's, and Helm 4's apply fails with a conflict on every field the cutover last changed
+// (the Service's selector first: "conflict with \"bluegreen\" using v1: .spec.selector").
+const FieldManager = "helm"
+
+func init() { kube.ManagedFieldsManager = FieldManager }
 
 // HelmStore keeps the values in a Helm release and changes them by upgrading it
 // with the release's own chart and its user values plus the change, like
@@ -107,10 +124,117 @@ func (h *HelmStore) Apply(ctx context.Context, snap *Snapshot, change values.Cha
 	// An interrupt must not cut an upgrade in half and leave the release pending:
 	// the step runs to its end and the cutover stops before the next one.
 	ctx = context.WithoutCancel(ctx)
-	if _, err := u.RunWithContext(ctx, h.Release, snap.Chart, change.Merge(snap.User)); err != nil {
+	rel, err := u.RunWithContext(ctx, h.Release, snap.Chart, change.Merge(snap.User))
+	if err != nil {
 		return fmt.Errorf("helm upgrade %s (%s): %w", h.Release, change, err)
 	}
+	// Best effort: the upgrade is made and recorded; a Deployment left with an owned
+	// spec.replicas only means a later server-side apply must force its scale-down.
+	_ = h.disownAutoscaledReplicas(ctx, rel)
 	return nil
+}
+
+// disownAutoscaledReplicas removes spec.replicas from every field manager's set on each of the
+// release's Deployments that it renders without spec.replicas (a colour an HPA owns), so that
+// no one owns the field, as after Helm 4's server-side apply.
+//
+// Why: this client-side upgrade drops the field of a colour brought up from replicas: 0 (a
+// three-way patch to null), the API server defaults it to 1, and the patch's manager is
+// recorded as owning that 1 (Helm 3's create does the same for a colour that starts under an
+// HPA). The API server records an autoscaler's writes through the scale subresource only while
+// someone owns the field, so the HPA controller then takes it over ("kube-controller-manager",
+// subresource scale). A later server-side apply that scales the colour to zero (`helm upgrade
+// --set green.replicas=0` with Helm 4, the release then recording "ssa") fails with "conflict
+// with \"kube-controller-manager\" with subresource \"scale\": .spec.replicas", and every
+// later Helm 4 upgrade with it, since Helm 4 follows the failed revision's apply method. With
+// the field owned by no one, the HPA's writes are not recorded, and the apply sets replicas: 0
+// (deleting the HPA in the same upgrade) without a conflict.
+func (h *HelmStore) disownAutoscaledReplicas(ctx context.Context, rel *helmrelease.Release) error {
+	kc, ok := h.Helm.KubeClient.(*kube.Client)
+	if !ok || rel == nil {
+		return nil // a fake cluster's client: no managed fields
+	}
+	cs, err := kc.Factory.KubernetesClientSet()
+	if err != nil {
+		return err
+	}
+	for _, doc := range releaseutil.SplitManifests(rel.Manifest) {
+		var obj struct {
+			Kind     string `json:"kind"`
+			Metadata struct {
+				Name      string `json:"name"`
+				Namespace string `json:"namespace"`
+			} `json:"metadata"`
+			Spec struct {
+				Replicas *int `json:"replicas"`
+			} `json:"spec"`
+		}
+		if yaml.Unmarshal([]byte(doc), &obj) != nil || obj.Kind != "Deployment" || obj.Spec.Replicas != nil {
+			continue
+		}
+		ns := obj.Metadata.Namespace
+		if ns == "" {
+			ns = rel.Namespace
+		}
+		deployments := cs.AppsV1().Deployments(ns)
+		err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+			d, err := deployments.Get(ctx, obj.Metadata.Name, metav1.GetOptions{})
+			if err != nil {
+				return err
+			}
+			entries, changed := withoutReplicas(d.ManagedFields)
+			if !changed {
+				return nil
+			}
+			// The resourceVersion makes the patch fail with a conflict, and be made again, if
+			// the Deployment changed since it was read.
+			patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"resourceVersion": d.ResourceVersion, "managedFields": entries}})
+			if err != nil {
+				return err
+			}
+			_, err = deployments.Patch(ctx, d.Name, types.MergePatchType, patch, metav1.PatchOptions{FieldManager: FieldManager})
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("disown spec.replicas of deployment %s/%s: %w", ns, obj.Metadata.Name, err)
+		}
+	}
+	return nil
+}
+
+// withoutReplicas returns the managed fields with spec.replicas removed from every entry,
+// dropping an entry left with no field, and whether any entry owned it.
+func withoutReplicas(entries []metav1.ManagedFieldsEntry) ([]metav1.ManagedFieldsEntry, bool) {
+	out := make([]metav1.ManagedFieldsEntry, 0, len(entries))
+	changed := false
+	for _, e := range entries {
+		var fields map[string]any
+		if e.FieldsV1 == nil || json.Unmarshal(e.FieldsV1.Raw, &fields) != nil {
+			out = append(out, e)
+			continue
+		}
+		spec, _ := fields["f:spec"].(map[string]any)
+		if _, owned := spec["f:replicas"]; !owned {
+			out = append(out, e)
+			continue
+		}
+		changed = true
+		delete(spec, "f:replicas")
+		if len(spec) == 0 {
+			delete(fields, "f:spec")
+		}
+		if len(fields) == 0 {
+			continue
+		}
+		raw, err := json.Marshal(fields)
+		if err != nil {
+			out = append(out, e)
+			continue
+		}
+		e.FieldsV1 = &metav1.FieldsV1{Raw: raw}
+		out = append(out, e)
+	}
+	return out, changed
 }
 
 // releaseObjects reads the objects' name prefix and namespace from what the release rendered:
