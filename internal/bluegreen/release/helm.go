@@ -209,7 +209,7 @@ func withoutReplicas(entries []metav1.ManagedFieldsEntry) ([]metav1.ManagedField
 	changed := false
 	for _, e := range entries {
 		var fields map[string]any
-		if e.FieldsV1 == nil || json.Unmarshal(e.FieldsV1.Raw, &fields) != nil {
+		if e.FieldsV1 == nil || json.Unmarshal(e.FieldsV1.GetRawBytes(), &fields) != nil {
 			out = append(out, e)
 			continue
 		}
@@ -231,7 +231,7 @@ func withoutReplicas(entries []metav1.ManagedFieldsEntry) ([]metav1.ManagedField
 			out = append(out, e)
 			continue
 		}
-		e.FieldsV1 = &metav1.FieldsV1{Raw: raw}
+		e.FieldsV1 = metav1.NewFieldsV1(string(raw))
 		out = append(out, e)
 	}
 	return out, changed
