@@ -41,6 +41,7 @@ done
 
 step "Helm plugin ${plugin##*/}"
 sed "s/^version: .*/version: ${VERSION}/" plugins/helm-bluegreen/plugin.yaml >"${plugin}/plugin.yaml"
+install -m 0755 plugins/helm-bluegreen/plugin.complete "${plugin}/plugin.complete"
 # A reproducible archive: names sorted, times, owners and gzip's header fixed.
 tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -C "${OUT}" -cf - "${plugin##*/}" \
   | gzip -n -9 >"${plugin}.tgz"

@@ -76,10 +76,14 @@ func TestPluginsRunTheReleasedCommand(t *testing.T) {
 	require.NoError(t, err, "kubectl bluegreen rollback:\n%s", lastLines(out, 30))
 	assert.Equal(t, "blue", a.activeColor(), "the rollback through the kubectl plugin cut back")
 
-	// Completion reads the releases of the namespace from the cluster.
+	// Completion reads the releases of the namespace from the cluster, through the binary and
+	// through Helm, which asks the plugin's plugin.complete with its own -n handed over.
 	out, err = command(base, binary, "__complete", "-n", a.ns, "status", "")
 	require.NoError(t, err, "bluegreen __complete:\n%s", out)
 	assert.Contains(t, out, release+"\t"+version+"\n", "release names complete, described by chart version")
+	out, err = helmPlugin("helm", "__complete", "-n", a.ns, "bluegreen", "status", "")
+	require.NoError(t, err, "helm __complete bluegreen:\n%s", out)
+	assert.Contains(t, out, release+"\t"+version+"\n", "helm completes the plugin's release names")
 }
 
 // command runs a program with exactly env and returns its combined output.
