@@ -17,7 +17,10 @@ case "${suite}" in unit | integration | all) ;; *) die "usage: $0 [unit|integrat
 
 if [[ "${suite}" == unit || "${suite}" == all ]]; then
   step "unit tests"
-  gotestsum --format pkgname-and-test-fails -- -count=1 -timeout 20m ./...
+  mkdir -p .cache
+  gotestsum --format pkgname-and-test-fails --jsonfile .cache/unit.json -- -count=1 -timeout 20m ./...
+  step "slowest unit tests"
+  gotestsum tool slowest --jsonfile .cache/unit.json --threshold 10s >&2
   # The control plane's binaries first, outside the test binary: a cold build (the node image's
   # Kubernetes commands and etcd, ~8 min on 2 cores, once per machine) then shows its steps here.
   step "control-plane binaries (kube-apiserver, kube-controller-manager, etcd)"
@@ -33,6 +36,9 @@ if [[ "${suite}" == integration || "${suite}" == all ]]; then
   "${REPO_ROOT}/hack/images.sh"
   step "integration tests on kind"
   # Up to three tests at once: most of their time is spent waiting on the cluster.
-  gotestsum --format pkgname-and-test-fails -- -count=1 -timeout 60m -parallel 3 -tags integration ./test/integration/...
+  mkdir -p .cache
+  gotestsum --format pkgname-and-test-fails --jsonfile .cache/integration.json -- -count=1 -timeout 60m -parallel 3 -tags integration ./test/integration/...
+  step "slowest integration tests (wall time; up to three run at once)"
+  gotestsum tool slowest --jsonfile .cache/integration.json --threshold 20s >&2
 fi
 step "${suite} tests passed"
