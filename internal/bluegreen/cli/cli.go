@@ -442,6 +442,9 @@ func ConnectCluster(g *Global, releaseName string, stdout io.Writer) (*bluegreen
 		if err := hc.Init(getter, ns, os.Getenv("HELM_DRIVER"), func(string, ...any) {}); err != nil {
 			return nil, fmt.Errorf("initialise helm: %w", err)
 		}
+		if err := useCachedSecrets(hc, restCfg, kube, ns, os.Getenv("HELM_DRIVER")); err != nil {
+			return nil, err
+		}
 		hs := release.NewHelmStore(hc, releaseName, ns)
 		hs.MaxHistory = g.HistoryMax
 		store = hs

@@ -48,7 +48,7 @@ type cluster struct {
 	seq      atomic.Int32
 }
 
-func startCluster(t *testing.T) *cluster {
+func startCluster(t testing.TB) *cluster {
 	t.Helper()
 	k := testenv.StartKubeAPI(t)
 	createNode(t, k.Client)
@@ -62,7 +62,7 @@ func startCluster(t *testing.T) *cluster {
 }
 
 // newClient is a clientset of its own for a component the tests run.
-func (c *cluster) newClient(t *testing.T) kubernetes.Interface {
+func (c *cluster) newClient(t testing.TB) kubernetes.Interface {
 	t.Helper()
 	cfg := rest.CopyConfig(c.Config)
 	cfg.QPS, cfg.Burst = 200, 400
@@ -72,7 +72,7 @@ func (c *cluster) newClient(t *testing.T) kubernetes.Interface {
 }
 
 // chartDir is the chart the releases are installed from, found from this file.
-func chartDir(t *testing.T) string {
+func chartDir(t testing.TB) string {
 	t.Helper()
 	_, file, _, _ := runtime.Caller(0)
 	dir := filepath.Join(filepath.Dir(file), "..", "..", "..", "charts", "ai-assistant")
@@ -85,7 +85,7 @@ func chartDir(t *testing.T) string {
 // kubelet and the app answering for its pods, and the cutover's Configuration built the way
 // the command builds it (cli.ConnectCluster), but for its Prober.
 type release struct {
-	t     *testing.T
+	t     testing.TB
 	c     *cluster
 	ns    string
 	app   *app
@@ -116,7 +116,7 @@ func values(over map[string]any) map[string]any {
 	return v
 }
 
-func newRelease(t *testing.T, c *cluster, vals map[string]any) *release {
+func newRelease(t testing.TB, c *cluster, vals map[string]any) *release {
 	t.Helper()
 	ns := fmt.Sprintf("t%d-%s", c.seq.Add(1), dnsLabel(t.Name()))
 	// The app and the kubelet are components of their own, each with its own client and rate

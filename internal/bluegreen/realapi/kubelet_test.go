@@ -33,7 +33,7 @@ const nodeName = "node-1"
 const probePeriod = time.Second
 
 // createNode registers the Node the stand-in kubelets bind pods to: Ready, with room for them.
-func createNode(t *testing.T, kube kubernetes.Interface) {
+func createNode(t testing.TB, kube kubernetes.Interface) {
 	t.Helper()
 	n := &corev1.Node{
 		ObjectMeta: metav1.ObjectMeta{Name: nodeName, Labels: map[string]string{corev1.LabelHostname: nodeName}},
@@ -69,7 +69,7 @@ type kubelet struct {
 }
 
 // startKubelet runs the stand-in kubelet for namespace ns until the test ends.
-func startKubelet(t *testing.T, kube kubernetes.Interface, ns string, a *app) {
+func startKubelet(t testing.TB, kube kubernetes.Interface, ns string, a *app) {
 	t.Helper()
 	k := &kubelet{
 		kube: kube, ns: ns, app: a, ips: map[types.UID]string{},
