@@ -334,6 +334,7 @@ func (r *run) switchTo(ctx context.Context, st *observe.State, from, to values.C
 		return ch
 	}
 	err := r.c.step(ctx, r.res, fmt.Sprintf("switch service %s from %s to %s", st.Service.Name, from, to), func() (string, bool, error) {
+		decided := r.c.Clock.Now()
 		r.record = lease.Progress{Operation: r.res.Operation, From: from, To: to, Step: StepSwitched}
 		if err := r.lock.Record(ctx, r.record); err != nil {
 			return "", false, fmt.Errorf("record the switch on the lock: %w", err)
@@ -345,7 +346,10 @@ func (r *run) switchTo(ctx context.Context, st *observe.State, from, to values.C
 		}
 		r.switchTook = r.c.Clock.Since(began)
 		st = next
-		return fmt.Sprintf("service %s selects %s", st.Service.Name, st.Service.Color), false, nil
+		// The switch's own latency, for users and the tests: from the decision (the gates passed)
+		// until the service was read selecting the new colour, the Helm upgrade within it.
+		return fmt.Sprintf("service %s selects %s, %s after the decision (helm upgrade and read back: %s)", st.Service.Name, st.Service.Color,
+			r.c.Clock.Since(decided).Round(time.Millisecond), r.switchTook.Round(time.Millisecond)), false, nil
 	})
 	if err != nil && !errors.Is(err, context.Canceled) {
 		return st, r.switchFailed(ctx, st, from, to, err)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -68,10 +69,17 @@ func TestCutoverUnderLoad(t *testing.T) {
 				append([]string{"rollback"}, fastGates...),
 				append([]string{"rollback"}, fastGates...),
 			}
+			var switchSteps []time.Duration
 			for _, s := range steps {
-				code, _, out := a.bluegreen(ctx, s...)
+				code, res, out := a.bluegreen(ctx, s...)
 				require.Equal(t, 0, code, "bluegreen %s failed:\n%s", s[0], lastLines(out, 30))
+				name, detail, took := switchStep(t, res)
+				t.Logf("switch step of bluegreen %s: %s: %s, %s from the decision (the gates passed) to the step reading the Service's new selector", s[0], name, detail, took)
+				switchSteps = append(switchSteps, took)
 			}
+			slices.Sort(switchSteps)
+			t.Logf("switch step (decision -> Service selector changed, one Helm upgrade): median %s, min %s, max %s over %d switches",
+				switchSteps[len(switchSteps)/2], switchSteps[0], switchSteps[len(switchSteps)-1], len(switchSteps))
 
 			// The seed's way, for comparison: patch the selector to the idle colour (still at full
 			// size) and back, outside Helm.
@@ -142,6 +150,29 @@ func TestCutoverUnderLoad(t *testing.T) {
 			assert.GreaterOrEqual(t, res.RequestsPerSecond, 180.0, "the load kept its rate")
 		})
 	}
+}
+
+// switchStep finds the switch step in the command's JSON result: its name, its detail and its
+// elapsed time, which runs from the decision (the gates passed) until the step has read the
+// Service selecting the new colour.
+func switchStep(t *testing.T, res map[string]any) (name, detail string, took time.Duration) {
+	t.Helper()
+	steps, _ := res["steps"].([]any)
+	for _, s := range steps {
+		step, _ := s.(map[string]any)
+		name, _ = step["name"].(string)
+		if !strings.HasPrefix(name, "switch service ") {
+			continue
+		}
+		require.Equal(t, "done", step["outcome"], "the switch step's outcome: %v", step)
+		detail, _ = step["detail"].(string)
+		elapsed, _ := step["elapsed"].(string)
+		took, err := time.ParseDuration(elapsed)
+		require.NoError(t, err, "the switch step's elapsed time: %v", step)
+		return name, detail, took
+	}
+	require.Fail(t, "no switch step in the result", "steps: %v", steps)
+	return "", "", 0
 }
 
 // follower follows a load run: how many requests in a row, up to the latest, came from one
