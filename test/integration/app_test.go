@@ -195,6 +195,7 @@ type appSetup struct {
 	depOpts []stack.PodOption // placement of the dependencies
 	chart   string            // what `helm install` installs (default: the chart in the checkout)
 	install []string          // extra `helm install` arguments (--version, --verify, ...)
+	helm4   bool              // install with Helm 4 (server-side apply, its default) instead of Helm 3
 }
 
 // newAppOn creates a namespace that enforces Pod Security "restricted" (its deletion is
@@ -239,8 +240,19 @@ func newAppOn(t *testing.T, s appSetup) *app {
 		chart = chartDir
 	}
 	began := time.Now()
-	helm.Install(t, a.helm, chart, release)
-	t.Logf("installed %s in %s in %s", release, a.ns, time.Since(began).Round(100*time.Millisecond))
+	by := "Helm 3"
+	if s.helm4 {
+		by = "Helm 4"
+		args := append([]string{"install", release, chart, "-f", valuesFile}, a.helm.ExtraArgs["install"]...)
+		for k, v := range s.sets {
+			args = append(args, "--set", k+"="+v)
+		}
+		out, err := a.helm4(args...)
+		require.NoError(t, err, "helm4 install:\n%s", lastLines(out, 20))
+	} else {
+		helm.Install(t, a.helm, chart, release)
+	}
+	t.Logf("installed %s in %s with %s in %s", release, a.ns, by, time.Since(began).Round(100*time.Millisecond))
 	a.waitServing("active", a.port, 2*time.Minute)
 	return a
 }

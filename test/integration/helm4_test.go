@@ -14,12 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gruntwork-io/terratest/modules/helm"
-	"github.com/gruntwork-io/terratest/modules/k8s"
-	"github.com/gruntwork-io/terratest/modules/random"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
@@ -94,43 +90,14 @@ func (a *app) helm4Metadata() (int, string) {
 }
 
 // newHelm4App is newApp with the chart installed by Helm 4 with its defaults (server-side
-// apply), the same values, namespace and dependencies.
+// apply), the same values, namespace and dependencies. Helm 3 reads what Helm 4 stores:
+// a.activeColor and a.revision use it.
 func newHelm4App(t *testing.T) *app {
 	t.Helper()
 	c, imgs := appCluster(t)
-	port := <-mainPorts
-	t.Cleanup(func() { mainPorts <- port }) // registered first: runs after a.cleanup
-	a := &app{t: t, c: c, images: imgs, ns: "app-" + strings.ToLower(random.UniqueId()), port: port}
-	a.kubectl = k8s.NewKubectlOptions("", c.KubeconfigPath, a.ns)
-	t.Cleanup(a.cleanup)
-
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	_, err := c.Clientset.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{
-		Name: a.ns,
-		Labels: map[string]string{
-			"pod-security.kubernetes.io/enforce": "restricted",
-			"pod-security.kubernetes.io/warn":    "restricted",
-		},
-	}}, metav1.CreateOptions{})
-	require.NoError(t, err, "create namespace")
-	a.deps, err = stack.DeployDependencies(ctx, c.Clientset, a.ns, imgs, 3*time.Minute)
-	require.NoError(t, err, "deploy PostgreSQL, Redis and the LLM stand-in")
-
-	vals := stack.Values(a.deps, stack.Versions[0])
-	vals["service"].(map[string]any)["nodePort"] = port
-	vals["previewService"] = map[string]any{"type": "ClusterIP"}
-	valuesFile := filepath.Join(t.TempDir(), "values.yaml")
-	require.NoError(t, stack.WriteValues(valuesFile, vals))
-	// Helm 3 reads what Helm 4 stores: a.activeColor and a.revision use it.
-	a.helm = &helm.Options{KubectlOptions: a.kubectl, ValuesFiles: []string{valuesFile}}
-
-	began := time.Now()
-	out, err := a.helm4("install", release, chartDir, "-f", valuesFile, "--wait", "--timeout", "5m")
-	require.NoError(t, err, "helm4 install:\n%s", lastLines(out, 20))
-	t.Logf("installed %s in %s with Helm 4 in %s", release, a.ns, time.Since(began).Round(100*time.Millisecond))
-	a.waitServing("active", a.port, 2*time.Minute)
-	return a
+	port := takeMainPort(t) // registered first: given back after a.cleanup
+	values := map[string]any{"previewService": map[string]any{"type": "ClusterIP"}}
+	return newAppOn(t, appSetup{cluster: c, images: imgs, values: values, port: port, helm4: true})
 }
 
 // managers lists an object's field managers as manager/operation[/subresource].
