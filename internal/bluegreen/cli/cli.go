@@ -18,7 +18,6 @@ import (
 	"github.com/spf13/cobra"
 	"helm.sh/helm/v3/pkg/action"
 	"helm.sh/helm/v3/pkg/chart/loader"
-	helmcli "helm.sh/helm/v3/pkg/cli"
 	"helm.sh/helm/v3/pkg/cli/values"
 	"helm.sh/helm/v3/pkg/getter"
 	"k8s.io/client-go/kubernetes"
@@ -396,16 +395,7 @@ func finalizeCommand(g *Global, stdout, stderr io.Writer, connect Connect) *cobr
 
 // ConnectCluster builds a configuration from a kubeconfig, like helm does.
 func ConnectCluster(g *Global, releaseName string, stdout io.Writer) (*bluegreen.Configuration, error) {
-	settings := helmcli.New()
-	if g.Kubeconfig != "" {
-		settings.KubeConfig = g.Kubeconfig
-	}
-	if g.KubeContext != "" {
-		settings.KubeContext = g.KubeContext
-	}
-	if g.Namespace != "" {
-		settings.SetNamespace(g.Namespace)
-	}
+	settings := helmSettings(g)
 	ns := settings.Namespace()
 	getter := settings.RESTClientGetter()
 	restCfg, err := getter.ToRESTConfig()

@@ -2,6 +2,7 @@ package release
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -75,7 +76,7 @@ func (c *CachedSecrets) Query(labels map[string]string) ([]*helmrelease.Release,
 	for _, item := range list.Items {
 		rel, err := c.get(item.Name, item.ResourceVersion)
 		if err != nil {
-			if err == driver.ErrReleaseNotFound {
+			if errors.Is(err, driver.ErrReleaseNotFound) {
 				continue // deleted since the list (history pruned)
 			}
 			return nil, err
@@ -97,7 +98,7 @@ func (c *CachedSecrets) get(name, resourceVersion string) (*helmrelease.Release,
 	d, ok := c.decoded[name]
 	c.mu.Unlock()
 	if !ok || d.resourceVersion != resourceVersion {
-		rel, err := c.Secrets.Get(name)
+		rel, err := c.Get(name)
 		if err != nil {
 			return nil, err
 		}
