@@ -397,7 +397,7 @@ func finalizeCommand(g *Global, stdout, stderr io.Writer, connect Connect) *cobr
 func ConnectCluster(g *Global, releaseName string, stdout io.Writer) (*bluegreen.Configuration, error) {
 	settings := helmSettings(g)
 	ns := settings.Namespace()
-	getter := settings.RESTClientGetter()
+	getter := newMemoryDiscovery(settings.RESTClientGetter())
 	restCfg, err := getter.ToRESTConfig()
 	if err != nil {
 		return nil, fmt.Errorf("load kubeconfig: %w", err)
