@@ -122,6 +122,9 @@ type Step struct {
 	Outcome string `json:"outcome"` // done, skipped, failed, or "not started" (interrupted before it)
 	Detail  string `json:"detail,omitempty"`
 	Elapsed string `json:"elapsed"`
+	// Started is when the step began (wall clock), so a step can be lined up with what the
+	// cluster recorded; zero for a step never started.
+	Started time.Time `json:"started,omitzero"`
 }
 
 // Result is what an operation did and what to do next; it is returned with the
@@ -153,6 +156,9 @@ func (c *Configuration) step(ctx context.Context, res *Result, name string, fn f
 		detail, skipped, err = fn()
 	}
 	s := Step{Name: name, Outcome: "done", Detail: detail, Elapsed: time.Since(start).Round(time.Millisecond).String()}
+	if started {
+		s.Started = start.UTC()
+	}
 	switch {
 	case !started:
 		s.Outcome, s.Detail = "not started", err.Error()
