@@ -72,9 +72,6 @@ func TestPluginsRunTheReleasedCommand(t *testing.T) {
 	out, err = command(kenv, a.c.Kubectl, "bluegreen", "-n", a.ns, "status", release, "-o", "json")
 	require.NoError(t, err, "kubectl bluegreen status:\n%s", out)
 	assert.Equal(t, "green", statusActive(t, out), "kubectl bluegreen status")
-	out, err = command(kenv, a.c.Kubectl, append([]string{"bluegreen", "-n", a.ns, "rollback", release}, fastGates...)...)
-	require.NoError(t, err, "kubectl bluegreen rollback:\n%s", lastLines(out, 30))
-	assert.Equal(t, "blue", a.activeColor(), "the rollback through the kubectl plugin cut back")
 
 	// Completion reads the releases of the namespace from the cluster, through the binary and
 	// through Helm, which asks the plugin's plugin.complete with its own -n handed over.
