@@ -203,7 +203,7 @@ func TestDrainedReportsTheRateItMeasuredAtTheDeadline(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), deadline)
 			defer cancel()
 			err := tr.Drained(ctx, func(context.Context) ([]corev1.Pod, error) {
-				return []corev1.Pod{{ObjectMeta: metav1.ObjectMeta{Name: "p"}}}, nil
+				return []corev1.Pod{runningPod("p")}, nil
 			})
 			require.ErrorContains(t, err, "request rate")
 			assert.NotContains(t, err.Error(), "first sample interval")
@@ -259,4 +259,55 @@ func TestHealthReportsTheColoursFailureNotTheRateLimiter(t *testing.T) {
 	err := h.Check(ctx, "", []Target{{Kind: "pod", Name: "p", Port: "8000"}})
 	require.ErrorContains(t, err, `status 503: {"checks":{"db":"down"}}`)
 	assert.NotContains(t, err.Error(), "rate limiter")
+}
+
+func runningPod(name string) corev1.Pod {
+	return corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name}, Status: corev1.PodStatus{Phase: corev1.PodRunning, PodIP: "10.244.0.9"}}
+}
+
+// scrapeByPod answers each pod's /metrics with its own status and request count.
+type scrapeByPod map[string]struct {
+	status   int
+	requests float64
+}
+
+func (s scrapeByPod) Pod(_ context.Context, _, pod, _, _ string) (*Response, error) {
+	a, ok := s[pod]
+	if !ok {
+		return nil, fmt.Errorf("no pod %s", pod)
+	}
+	body := fmt.Sprintf("# TYPE http_requests_total counter\nhttp_requests_total{route=\"/v1/chat/completions\"} %g\n", a.requests)
+	return &Response{Status: a.status, Header: http.Header{}, Body: []byte(body)}, nil
+}
+
+func (s scrapeByPod) Service(ctx context.Context, ns, name, port, path string) (*Response, error) {
+	return s.Pod(ctx, ns, name, port, path)
+}
+
+// A rollout of the old colour during the drain check (a concurrent upgrade of a shared key)
+// lists a new pod with no address yet, which the API server's proxy answers 400, and a
+// terminating pod whose scrape fails: neither serves anyone, and neither fails the check. A
+// running pod's 400 still does. Found by TestConfigCutoverKeepsAConcurrentUpgrade on kind.
+func TestDrainedSkipsPodsThatServeNoOne(t *testing.T) {
+	t.Parallel()
+	pending := corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "new"}, Status: corev1.PodStatus{Phase: corev1.PodPending}}
+	leaving := runningPod("old")
+	leaving.DeletionTimestamp = &metav1.Time{Time: time.Now()}
+	pods := []corev1.Pod{runningPod("serving"), pending, leaving}
+	prober := scrapeByPod{
+		"serving": {status: 200, requests: 5},
+		"new":     {status: 400},
+		"old":     {status: 400},
+	}
+	tr := Traffic{Prober: prober, Interval: 10 * time.Millisecond, MaxRate: 0, Log: func(string, ...any) {}}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	require.NoError(t, tr.Drained(ctx, func(context.Context) ([]corev1.Pod, error) { return pods, nil }))
+
+	prober["serving"] = struct {
+		status   int
+		requests float64
+	}{status: 400}
+	err := tr.Drained(ctx, func(context.Context) ([]corev1.Pod, error) { return pods, nil })
+	require.ErrorContains(t, err, "scrape pod serving /metrics: status 400")
 }

@@ -148,7 +148,15 @@ func (t Traffic) sample(ctx context.Context, podsNow func(context.Context) ([]co
 		return nil, "", err
 	}
 	for _, p := range pods {
+		// A pod with no address yet (a rollout's new pod, Pending) serves no one: the API
+		// server's proxy answers 400 for it, which must not fail the check.
+		if p.Status.Phase != corev1.PodRunning || p.Status.PodIP == "" {
+			continue
+		}
 		resp, err := t.Prober.Pod(ctx, t.Namespace, p.Name, t.Port, "/metrics")
+		if p.DeletionTimestamp != nil && (err != nil || resp.Status != http.StatusOK) {
+			continue // going away as it was scraped (a rollout replaced it): it serves no one now
+		}
 		if err != nil {
 			return nil, "", fmt.Errorf("scrape pod %s /metrics: %w", p.Name, err)
 		}
