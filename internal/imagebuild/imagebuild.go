@@ -1,6 +1,7 @@
-// Package imagebuild turns the repository's commands into image tarballs: it cross-compiles a
-// static binary (CGO off, -trimpath, no build ID, version stamped by ldflag), hands it to
-// ociimage, and skips all of that when a hash of the inputs matches the last build's.
+// Package imagebuild turns Go commands into image tarballs: the repository's own, and
+// other modules' at a pinned version (metrics-server). It compiles a static binary (CGO off,
+// -trimpath, no build ID, version stamped by ldflag), hands it to ociimage, and skips all of
+// that when a hash of the inputs matches the last build's.
 package imagebuild
 
 import (
@@ -72,14 +73,23 @@ func (b *Builder) TarballPath(img Image, version string) string {
 
 // Build produces <out>/<name>-<version>.tar unless its inputs are unchanged since the last run.
 func (b *Builder) Build(ctx context.Context, img Image, version string) (Result, error) {
-	start := time.Now()
-	res := Result{Tag: img.Name + ":" + version, Path: b.TarballPath(img, version)}
-	if err := os.MkdirAll(b.OutDir, 0o755); err != nil {
-		return res, fmt.Errorf("create %s: %w", b.OutDir, err)
-	}
 	hash, err := b.inputsHash(ctx, img, version)
 	if err != nil {
-		return res, fmt.Errorf("hash inputs of %s: %w", res.Tag, err)
+		return Result{}, fmt.Errorf("hash inputs of %s:%s: %w", img.Name, version, err)
+	}
+	return b.build(ctx, img.Name, version, img.Port, hash, func(bin string) error {
+		b.logf("compiling %s %s for linux/amd64", img.Package, version)
+		return b.goBuild(ctx, img.Package, version, bin)
+	})
+}
+
+// build packages the binary compile writes as <name>:<version>, or reuses the tarball when
+// the stamp beside it records the same inputs hash.
+func (b *Builder) build(ctx context.Context, name, version string, port int, hash string, compile func(bin string) error) (Result, error) {
+	start := time.Now()
+	res := Result{Tag: name + ":" + version, Path: filepath.Join(b.OutDir, name+"-"+version+".tar")}
+	if err := os.MkdirAll(b.OutDir, 0o755); err != nil {
+		return res, fmt.Errorf("create %s: %w", b.OutDir, err)
 	}
 	stamp := res.Path + ".inputs"
 	if prev, err := os.ReadFile(stamp); err == nil && string(prev) == hash {
@@ -97,15 +107,14 @@ func (b *Builder) Build(ctx context.Context, img Image, version string) (Result,
 		return res, fmt.Errorf("create build dir: %w", err)
 	}
 	defer os.RemoveAll(tmp)
-	bin := filepath.Join(tmp, img.Name)
-	b.logf("compiling %s %s for linux/amd64", img.Package, version)
-	if err := b.goBuild(ctx, img.Package, version, bin); err != nil {
+	bin := filepath.Join(tmp, name)
+	if err := compile(bin); err != nil {
 		return res, err
 	}
 	v1img, err := ociimage.Build(ociimage.Spec{
-		Tag: res.Tag, Binary: bin, Entrypoint: "/usr/local/bin/" + img.Name, Port: img.Port, Created: b.Created,
+		Tag: res.Tag, Binary: bin, Entrypoint: "/usr/local/bin/" + name, Port: port, Created: b.Created,
 		Labels: map[string]string{
-			"org.opencontainers.image.title":   img.Name,
+			"org.opencontainers.image.title":   name,
 			"org.opencontainers.image.version": version,
 		},
 	})
@@ -160,9 +169,28 @@ func (b *Builder) goBuild(ctx context.Context, pkg, version, out string) error {
 // (go.mod/go.sum pin every dependency), the main module's source files the command and the
 // builder import, the version and the layout schema.
 func (b *Builder) inputsHash(ctx context.Context, img Image, version string) (string, error) {
+	files, err := b.mainModuleFiles(ctx, append([]string{img.Package}, builderPackages...)...)
+	if err != nil {
+		return "", err
+	}
+	gover, err := goVersion(ctx)
+	if err != nil {
+		return "", err
+	}
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\n%s\n%s\n%s\n%s\n", schema, gover, img.Name, img.Package, version)
+	fmt.Fprintf(h, "created %d\n", b.Created.Unix())
+	if err := b.hashFiles(h, append(files, filepath.Join(b.RepoRoot, "go.mod"), filepath.Join(b.RepoRoot, "go.sum"))); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// mainModuleFiles lists the main module's Go and embedded files that pkgs depend on.
+func (b *Builder) mainModuleFiles(ctx context.Context, pkgs ...string) ([]string, error) {
 	args := append([]string{"list", "-deps", "-f",
-		`{{if .Module}}{{if .Module.Main}}{{.Dir}}{{range .GoFiles}} {{.}}{{end}}{{range .EmbedFiles}} {{.}}{{end}}{{end}}{{end}}`,
-		img.Package}, builderPackages...)
+		`{{if .Module}}{{if .Module.Main}}{{.Dir}}{{range .GoFiles}} {{.}}{{end}}{{range .EmbedFiles}} {{.}}{{end}}{{end}}{{end}}`},
+		pkgs...)
 	cmd := exec.CommandContext(ctx, "go", args...)
 	cmd.Dir = b.RepoRoot
 	cmd.Env = crossEnv()
@@ -170,13 +198,9 @@ func (b *Builder) inputsHash(ctx context.Context, img Image, version string) (st
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {
-		return "", fmt.Errorf("go list %s: %w: %s", img.Package, err, stderr.String())
+		return nil, fmt.Errorf("go list %s: %w: %s", strings.Join(pkgs, " "), err, stderr.String())
 	}
-	goVersion, err := exec.CommandContext(ctx, "go", "env", "GOVERSION").Output()
-	if err != nil {
-		return "", fmt.Errorf("go env GOVERSION: %w", err)
-	}
-	files := []string{filepath.Join(b.RepoRoot, "go.mod"), filepath.Join(b.RepoRoot, "go.sum")}
+	var files []string
 	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
 		fields := strings.Fields(line)
 		if len(fields) < 2 {
@@ -186,26 +210,35 @@ func (b *Builder) inputsHash(ctx context.Context, img Image, version string) (st
 			files = append(files, filepath.Join(fields[0], f))
 		}
 	}
-	sort.Strings(files)
-	files = compactStrings(files)
+	return files, nil
+}
 
-	h := sha256.New()
-	fmt.Fprintf(h, "%s\n%s\n%s\n%s\n%s\n", schema, strings.TrimSpace(string(goVersion)), img.Name, img.Package, version)
-	fmt.Fprintf(h, "created %d\n", b.Created.Unix())
-	for _, f := range files {
+// hashFiles writes each file's path (relative to the repository) and content to h, in a
+// fixed order.
+func (b *Builder) hashFiles(h io.Writer, files []string) error {
+	sort.Strings(files)
+	for _, f := range compactStrings(files) {
 		rel, _ := filepath.Rel(b.RepoRoot, f)
 		fh, err := os.Open(f)
 		if err != nil {
-			return "", fmt.Errorf("read input: %w", err)
+			return fmt.Errorf("read input: %w", err)
 		}
 		fmt.Fprintf(h, "%s\n", rel)
 		_, err = io.Copy(h, fh)
 		fh.Close()
 		if err != nil {
-			return "", fmt.Errorf("hash %s: %w", rel, err)
+			return fmt.Errorf("hash %s: %w", rel, err)
 		}
 	}
-	return hex.EncodeToString(h.Sum(nil)), nil
+	return nil
+}
+
+func goVersion(ctx context.Context) (string, error) {
+	out, err := exec.CommandContext(ctx, "go", "env", "GOVERSION").Output()
+	if err != nil {
+		return "", fmt.Errorf("go env GOVERSION: %w", err)
+	}
+	return strings.TrimSpace(string(out)), nil
 }
 
 func compactStrings(s []string) []string {

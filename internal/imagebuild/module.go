@@ -1,0 +1,117 @@
+package imagebuild
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Module is a command of another Go module, built at a pinned version with
+// `go install <package>@<version>`: the module's own go.mod and go.sum decide its
+// dependencies, and this repository's go.mod is untouched.
+type Module struct {
+	Name    string // repository and binary name, e.g. "metrics-server"
+	Package string // e.g. "sigs.k8s.io/metrics-server/cmd/metrics-server"
+	Version string // module version, also the image tag
+	// LDFlags are added to "-s -w -buildid=", e.g. to stamp the version as upstream's
+	// Makefile does.
+	LDFlags string
+	Port    int
+}
+
+// MetricsServer is the approved metrics-server release (v0.9.0 is served but not approved),
+// stamped with its version where upstream's Makefile puts it (client-go's version package),
+// so its /version and logs name it.
+var MetricsServer = Module{
+	Name:    "metrics-server",
+	Package: "sigs.k8s.io/metrics-server/cmd/metrics-server",
+	Version: "v0.8.0",
+	LDFlags: "-X k8s.io/client-go/pkg/version.gitVersion=v0.8.0",
+	Port:    10250,
+}
+
+// BuildModule produces <out>/<name>-<version>.tar from m unless its inputs are unchanged
+// since the last run.
+func (b *Builder) BuildModule(ctx context.Context, m Module) (Result, error) {
+	flags := m.buildFlags()
+	hash, err := b.moduleHash(ctx, m, flags)
+	if err != nil {
+		return Result{}, fmt.Errorf("hash inputs of %s:%s: %w", m.Name, m.Version, err)
+	}
+	return b.build(ctx, m.Name, m.Version, m.Port, hash, func(bin string) error {
+		b.logf("compiling %s@%s for linux/amd64 (go install; the first build downloads and compiles its dependencies)", m.Package, m.Version)
+		return b.goInstall(ctx, m, flags, bin)
+	})
+}
+
+func (m Module) buildFlags() []string {
+	return []string{"-trimpath", "-buildvcs=false", "-ldflags", strings.TrimSpace("-s -w -buildid= " + m.LDFlags)}
+}
+
+// goInstall installs m into a directory of its own and moves the binary to out. It runs
+// outside this module, so neither its go.mod nor a go.work applies. A cold build takes
+// minutes with no output of its own, so it says every 30 s that it is still at work.
+func (b *Builder) goInstall(ctx context.Context, m Module, flags []string, out string) error {
+	gobin, err := os.MkdirTemp("", "imagebuild-gobin-")
+	if err != nil {
+		return fmt.Errorf("create GOBIN: %w", err)
+	}
+	defer os.RemoveAll(gobin)
+	args := append(append([]string{"install"}, flags...), m.Package+"@"+m.Version)
+	cmd := exec.CommandContext(ctx, "go", args...)
+	cmd.Dir = gobin
+	// GOBIN cannot take a cross-compiled binary: this builds on linux/amd64 hosts only,
+	// like the tests that run what it builds. GOFLAGS is cleared so a caller's -mod or
+	// -tags cannot change the binary behind the hash's back.
+	cmd.Env = append(crossEnv(), "GOBIN="+gobin, "GOFLAGS=", "GOWORK=off")
+	began := time.Now()
+	ticker := time.NewTicker(30 * time.Second)
+	defer ticker.Stop()
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		for {
+			select {
+			case <-stop:
+				return
+			case <-ticker.C:
+				b.logf("still compiling %s (%s)", m.Name, time.Since(began).Round(time.Second))
+			}
+		}
+	}()
+	if o, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("go %s: %w\n%s", strings.Join(args, " "), err, o)
+	}
+	b.logf("compiled %s in %s", m.Name, time.Since(began).Round(time.Second))
+	if err := os.Rename(filepath.Join(gobin, filepath.Base(m.Package)), out); err != nil {
+		return fmt.Errorf("move %s: %w", m.Name, err)
+	}
+	return nil
+}
+
+// moduleHash covers what determines the image: the toolchain, the module version (whose
+// go.sum, checked against the checksum database, pins every dependency), the build flags,
+// the builder's own source and the layout schema.
+func (b *Builder) moduleHash(ctx context.Context, m Module, flags []string) (string, error) {
+	files, err := b.mainModuleFiles(ctx, builderPackages...)
+	if err != nil {
+		return "", err
+	}
+	gover, err := goVersion(ctx)
+	if err != nil {
+		return "", err
+	}
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\nmodule\n%s\n%s\n%s@%s\n%q\n", schema, gover, m.Name, m.Package, m.Version, flags)
+	fmt.Fprintf(h, "created %d\nport %d\n", b.Created.Unix(), m.Port)
+	if err := b.hashFiles(h, files); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
