@@ -222,6 +222,13 @@ func newAppOn(t *testing.T, s appSetup) *app {
 
 	vals := stack.Values(a.deps, stack.Versions[0])
 	vals["service"].(map[string]any)["nodePort"] = s.port
+	// metrics-server runs in the shared cluster (autoscaling_test.go): the HPA holds the scale
+	// it finds between min and max, as it did with no metrics, so that one test's load does not
+	// resize its release under its assertions. A test that sets autoscaling decides itself.
+	vals["autoscaling"].(map[string]any)["behavior"] = map[string]any{
+		"scaleUp":   map[string]any{"selectPolicy": "Disabled"},
+		"scaleDown": map[string]any{"selectPolicy": "Disabled"},
+	}
 	for k, v := range s.values {
 		vals[k] = v
 	}

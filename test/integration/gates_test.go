@@ -116,7 +116,7 @@ func TestDeployMatchesTheActiveColoursScale(t *testing.T) {
 	a := newApp(t, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	// No metrics-server here, so the HPA holds any count between its min (2) and max (6).
+	// The HPA holds any count between its min (2) and max (6): newAppOn disables its scaling.
 	a.kubectlRun("scale", "deployment/"+release+"-blue", "--replicas=4")
 	a.waitEndpoints(4, 2*time.Minute)
 

@@ -30,6 +30,10 @@ func deleteAfterSuite(o cluster.Options) {
 
 func TestMain(m *testing.M) {
 	code := m.Run()
+	if err := removeMetricsPipeline(); err != nil {
+		fmt.Fprintf(os.Stderr, "remove metrics-server: %v\n", err)
+		code = 1
+	}
 	for _, o := range deleteAfter {
 		fmt.Fprintf(os.Stderr, "deleting cluster %s after the suite\n", o.Name)
 		if err := cluster.Delete(context.Background(), o); err != nil {
