@@ -166,27 +166,14 @@ func (h *HelmStore) disownAutoscaledReplicas(ctx context.Context, rel *helmrelea
 	if err != nil {
 		return err
 	}
-	for _, doc := range releaseutil.SplitManifests(rel.Manifest) {
-		var obj struct {
-			Kind     string `json:"kind"`
-			Metadata struct {
-				Name      string `json:"name"`
-				Namespace string `json:"namespace"`
-			} `json:"metadata"`
-			Spec struct {
-				Replicas *int `json:"replicas"`
-			} `json:"spec"`
-		}
-		if yaml.Unmarshal([]byte(doc), &obj) != nil || obj.Kind != "Deployment" || obj.Spec.Replicas != nil {
+	for _, obj := range releaseDeployments(rel) {
+		if obj.replicas {
 			continue
 		}
-		ns := obj.Metadata.Namespace
-		if ns == "" {
-			ns = rel.Namespace
-		}
+		ns := obj.namespace
 		deployments := cs.AppsV1().Deployments(ns)
 		err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
-			d, err := deployments.Get(ctx, obj.Metadata.Name, metav1.GetOptions{})
+			d, err := deployments.Get(ctx, obj.name, metav1.GetOptions{})
 			if err != nil {
 				return err
 			}
@@ -204,7 +191,7 @@ func (h *HelmStore) disownAutoscaledReplicas(ctx context.Context, rel *helmrelea
 			return err
 		})
 		if err != nil {
-			return fmt.Errorf("disown spec.replicas of deployment %s/%s: %w", ns, obj.Metadata.Name, err)
+			return fmt.Errorf("disown spec.replicas of deployment %s/%s: %w", ns, obj.name, err)
 		}
 	}
 	return nil
@@ -250,6 +237,24 @@ func withoutReplicas(entries []metav1.ManagedFieldsEntry) ([]metav1.ManagedField
 // release's). Only a release whose manifest lacks it (none the chart renders) falls back to
 // the chart's naming rule.
 func releaseObjects(rel *helmrelease.Release) (fullname, namespace string) {
+	for _, d := range releaseDeployments(rel) {
+		if d.color == string(values.Blue) {
+			return strings.TrimSuffix(d.name, "-"+string(values.Blue)), d.namespace
+		}
+	}
+	return fullnameOf(rel.Name, rel.Chart, rel.Config), objectNamespace(rel.Namespace, rel.Chart, rel.Config)
+}
+
+// manifestDeployment is what the release's rendered manifest says of one of its Deployments.
+type manifestDeployment struct {
+	name, namespace string // the namespace defaults to the release's
+	color           string // its `color` label
+	replicas        bool   // whether it renders spec.replicas (not for a colour an HPA owns)
+}
+
+// releaseDeployments reads the Deployments of the release's rendered manifest.
+func releaseDeployments(rel *helmrelease.Release) []manifestDeployment {
+	var out []manifestDeployment
 	for _, doc := range releaseutil.SplitManifests(rel.Manifest) {
 		var obj struct {
 			Kind     string `json:"kind"`
@@ -258,17 +263,18 @@ func releaseObjects(rel *helmrelease.Release) (fullname, namespace string) {
 				Namespace string            `json:"namespace"`
 				Labels    map[string]string `json:"labels"`
 			} `json:"metadata"`
+			Spec struct {
+				Replicas *int `json:"replicas"`
+			} `json:"spec"`
 		}
-		if err := yaml.Unmarshal([]byte(doc), &obj); err != nil {
-			continue // not an object: a comment-only document
+		if yaml.Unmarshal([]byte(doc), &obj) != nil || obj.Kind != "Deployment" {
+			continue // another kind, or not an object: a comment-only document
 		}
-		if obj.Kind == "Deployment" && obj.Metadata.Labels["color"] == string(values.Blue) {
-			ns := obj.Metadata.Namespace
-			if ns == "" {
-				ns = rel.Namespace
-			}
-			return strings.TrimSuffix(obj.Metadata.Name, "-"+string(values.Blue)), ns
+		ns := obj.Metadata.Namespace
+		if ns == "" {
+			ns = rel.Namespace
 		}
+		out = append(out, manifestDeployment{name: obj.Metadata.Name, namespace: ns, color: obj.Metadata.Labels["color"], replicas: obj.Spec.Replicas != nil})
 	}
-	return fullnameOf(rel.Name, rel.Chart, rel.Config), objectNamespace(rel.Namespace, rel.Chart, rel.Config)
+	return out
 }
