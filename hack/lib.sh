@@ -19,3 +19,8 @@ die() {
   printf 'error: %s\n' "$*" >&2
   exit 1
 }
+
+# chart_version CHART_DIR: the version in the chart's Chart.yaml.
+chart_version() {
+  awk '$1 == "version:" {print $2; exit}' "$1/Chart.yaml"
+}

@@ -44,7 +44,7 @@ trap 'rm -rf "${work}"' EXIT
 # Helm reads GnuPG's legacy keyring format, which gpg 2 writes only on export.
 gpg --batch --pinentry-mode loopback --passphrase "${SIGN_PASSPHRASE:-}" --export-secret-keys "${fingerprint}" >"${work}/secring.gpg"
 
-version="$(awk '$1 == "version:" {print $2; exit}' "${chart}/Chart.yaml")"
+version="$(chart_version "${chart}")"
 step "packaging ai-assistant ${version}, signed by ${fingerprint}"
 cp -R "${chart}" "${work}/ai-assistant"
 grep -q '^annotations:' "${work}/ai-assistant/Chart.yaml" || echo 'annotations:' >>"${work}/ai-assistant/Chart.yaml"

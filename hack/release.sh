@@ -10,7 +10,7 @@
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "${REPO_ROOT}"
 
-VERSION="${VERSION:-$(awk '$1 == "version:" {print $2; exit}' charts/ai-assistant/Chart.yaml)}"
+VERSION="${VERSION:-$(chart_version charts/ai-assistant)}"
 if [[ -z "${COMMIT:-}" ]]; then
   COMMIT="$(git rev-parse HEAD 2>/dev/null || echo unknown)"
   if [[ ${COMMIT} != unknown && -n "$(git status --porcelain -- . ':!dist' 2>/dev/null)" ]]; then

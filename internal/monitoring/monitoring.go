@@ -69,13 +69,9 @@ func Install(ctx context.Context, cfg *rest.Config, o Options) error {
 	if o.Logf == nil {
 		o.Logf = func(string, ...any) {}
 	}
-	cs, err := kubernetes.NewForConfig(cfg)
+	cs, dyn, err := clients(cfg)
 	if err != nil {
-		return fmt.Errorf("kubernetes client: %w", err)
-	}
-	dyn, err := dynamic.NewForConfig(cfg)
-	if err != nil {
-		return fmt.Errorf("dynamic client: %w", err)
+		return err
 	}
 	mc, err := metricsclient.NewForConfig(cfg)
 	if err != nil {
@@ -105,15 +101,25 @@ func Install(ctx context.Context, cfg *rest.Config, o Options) error {
 // server is gone fails API discovery for everyone on the cluster. Objects already gone are
 // no error.
 func Uninstall(ctx context.Context, cfg *rest.Config) error {
+	cs, dyn, err := clients(cfg)
+	if err != nil {
+		return err
+	}
+	return uninstall(ctx, cs, dyn)
+}
+
+// clients are the typed client for the server's objects and the dynamic one for its
+// APIService.
+func clients(cfg *rest.Config) (kubernetes.Interface, dynamic.Interface, error) {
 	cs, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
-		return fmt.Errorf("kubernetes client: %w", err)
+		return nil, nil, fmt.Errorf("kubernetes client: %w", err)
 	}
 	dyn, err := dynamic.NewForConfig(cfg)
 	if err != nil {
-		return fmt.Errorf("dynamic client: %w", err)
+		return nil, nil, fmt.Errorf("dynamic client: %w", err)
 	}
-	return uninstall(ctx, cs, dyn)
+	return cs, dyn, nil
 }
 
 func uninstall(ctx context.Context, cs kubernetes.Interface, dyn dynamic.Interface) error {
