@@ -49,7 +49,7 @@ func up(ctx context.Context, opts cluster.Options) error {
 Cluster %q is ready.
   export KUBECONFIG=%s
   %s get nodes          # the kubectl of the cluster's version (not /usr/bin/kubectl)
-NodePorts 30080-30085 answer on 127.0.0.1. Delete it with: make cluster-down
+NodePorts 30080-30099 answer on 127.0.0.1. Delete it with: make cluster-down
 `, c.Name, c.KubeconfigPath, c.Kubectl)
 	return nil
 }

@@ -2,6 +2,8 @@ package cluster
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"os"
@@ -232,6 +234,17 @@ func (c *Cluster) reuse(ctx context.Context, o Options, image string) (bool, err
 		}
 		return false, nil
 	}
+	if missing, err := missingPorts(ctx, nodes, o.PortMappings); err != nil {
+		return false, err
+	} else if len(missing) > 0 {
+		// Docker fixes a container's port bindings when it creates it: a cluster made by an
+		// older checkout with fewer mappings can only be made anew.
+		c.log("cluster %s does not map %s: deleting it to create it anew", o.Name, strings.Join(missing, ", "))
+		if err := c.Delete(); err != nil {
+			return false, err
+		}
+		return false, nil
+	}
 	if err := c.exportKubeconfig(); err == nil {
 		if err := c.connect(); err == nil {
 			if err := retry.Until(ctx, 30*time.Second, 500*time.Millisecond, func(ctx context.Context) error {
@@ -261,6 +274,49 @@ func nodeImages(ctx context.Context, ns []nodes.Node) (map[string]string, error)
 		images[n.String()] = strings.TrimSpace(string(out))
 	}
 	return images, nil
+}
+
+// portBinding is one host binding of a container port, as `docker inspect` prints it.
+type portBinding struct {
+	HostIP   string `json:"HostIp"`
+	HostPort string `json:"HostPort"`
+}
+
+// missingPorts lists the mappings of want that the control-plane container does not bind.
+func missingPorts(ctx context.Context, ns []nodes.Node, want []PortMapping) ([]string, error) {
+	for _, n := range ns {
+		role, err := n.Role()
+		if err != nil {
+			return nil, fmt.Errorf("role of node %s: %w", n, err)
+		}
+		if role != constants.ControlPlaneNodeRoleValue {
+			continue
+		}
+		out, err := exec.CommandContext(ctx, "docker", "inspect", "--format", "{{json .HostConfig.PortBindings}}", n.String()).Output()
+		if err != nil {
+			return nil, fmt.Errorf("docker inspect node %s: %w", n, err)
+		}
+		var bound map[string][]portBinding
+		if err := json.Unmarshal(out, &bound); err != nil {
+			return nil, fmt.Errorf("port bindings of node %s: %w", n, err)
+		}
+		return unboundMappings(bound, want), nil
+	}
+	return nil, errors.New("the cluster has no control-plane node")
+}
+
+// unboundMappings lists, as "address:port", the mappings of want that bound lacks.
+func unboundMappings(bound map[string][]portBinding, want []PortMapping) []string {
+	var missing []string
+	for _, m := range want {
+		ok := slices.ContainsFunc(bound[fmt.Sprintf("%d/tcp", m.ContainerPort)], func(b portBinding) bool {
+			return b.HostPort == fmt.Sprint(m.HostPort) && b.HostIP == m.ListenAddress
+		})
+		if !ok {
+			missing = append(missing, fmt.Sprintf("%s:%d", m.ListenAddress, m.HostPort))
+		}
+	}
+	return missing
 }
 
 // staleNodes lists, as "node: image", the nodes created from another image than want: a

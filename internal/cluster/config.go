@@ -17,10 +17,18 @@ type PortMapping struct {
 	ListenAddress           string
 }
 
-// DefaultPortMappings maps NodePorts 30080-30085 to the same ports on 127.0.0.1.
+// FirstNodePort and LastNodePort bound the NodePorts the cluster maps to 127.0.0.1.
+const (
+	FirstNodePort = 30080
+	LastNodePort  = 30099
+)
+
+// DefaultPortMappings maps NodePorts FirstNodePort-LastNodePort to the same ports on
+// 127.0.0.1: enough for the tests that run side by side, each with a port of its own, and
+// for the harnesses (ingress, monitoring) that answer on loopback.
 func DefaultPortMappings() []PortMapping {
 	var m []PortMapping
-	for p := int32(30080); p <= 30085; p++ {
+	for p := int32(FirstNodePort); p <= LastNodePort; p++ {
 		m = append(m, PortMapping{ContainerPort: p, HostPort: p, ListenAddress: "127.0.0.1"})
 	}
 	return m

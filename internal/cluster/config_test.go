@@ -47,8 +47,8 @@ func TestKindConfig(t *testing.T) {
 		t.Fatalf("nodes = %+v, want one control plane then two workers", cfg.Nodes)
 	}
 	pm := cfg.Nodes[0].ExtraPortMappings
-	if len(pm) != 6 || pm[0].ContainerPort != 30080 || pm[0].HostPort != 30080 || pm[0].ListenAddress != "127.0.0.1" || pm[5].HostPort != 30085 {
-		t.Errorf("port mappings = %+v, want 30080-30085 on 127.0.0.1", pm)
+	if len(pm) != 20 || pm[0].ContainerPort != 30080 || pm[0].HostPort != 30080 || pm[0].ListenAddress != "127.0.0.1" || pm[19].HostPort != 30099 {
+		t.Errorf("port mappings = %+v, want 30080-30099 on 127.0.0.1", pm)
 	}
 	if len(cfg.Nodes[1].ExtraPortMappings) != 0 {
 		t.Error("a worker maps host ports: two nodes cannot bind the same host port")
@@ -94,5 +94,30 @@ func TestStaleNodes(t *testing.T) {
 	images["ai-assistant-control-plane"] = want
 	if got := staleNodes(images, want); len(got) != 0 {
 		t.Errorf("staleNodes = %q for a cluster of the wanted image, want none", got)
+	}
+}
+
+// A cluster made with fewer port mappings (an older checkout's) is found out, so that Ensure
+// makes it anew instead of handing tests a port that never answers.
+func TestUnboundMappings(t *testing.T) {
+	t.Parallel()
+	want := []PortMapping{
+		{ContainerPort: 30080, HostPort: 30080, ListenAddress: "127.0.0.1"},
+		{ContainerPort: 30081, HostPort: 30081, ListenAddress: "127.0.0.1"},
+		{ContainerPort: 30082, HostPort: 30082, ListenAddress: "127.0.0.1"},
+	}
+	bound := map[string][]portBinding{
+		"30080/tcp": {{HostIP: "127.0.0.1", HostPort: "30080"}},
+		"30081/tcp": {{HostIP: "0.0.0.0", HostPort: "30081"}}, // another address
+		"6443/tcp":  {{HostIP: "127.0.0.1", HostPort: "41234"}},
+	}
+	got := unboundMappings(bound, want)
+	if !slices.Equal(got, []string{"127.0.0.1:30081", "127.0.0.1:30082"}) {
+		t.Errorf("unbound = %v, want 127.0.0.1:30081 and 127.0.0.1:30082", got)
+	}
+	bound["30081/tcp"] = append(bound["30081/tcp"], portBinding{HostIP: "127.0.0.1", HostPort: "30081"})
+	bound["30082/tcp"] = []portBinding{{HostIP: "127.0.0.1", HostPort: "30082"}}
+	if got := unboundMappings(bound, want); len(got) != 0 {
+		t.Errorf("unbound = %v, want none", got)
 	}
 }

@@ -15,7 +15,7 @@
 // <repo>/.cache/kind/<name>/kubeconfig and waits, bounded, until every node is Ready and
 // CoreDNS is available.
 //
-// Every node maps NodePorts 30080-30085 to the same ports on 127.0.0.1 (DefaultPortMappings):
+// Every node maps NodePorts 30080-30099 to the same ports on 127.0.0.1 (DefaultPortMappings):
 // tests reach a NodePort Service at 127.0.0.1:<nodePort>. 30080 is the chart's main Service in
 // tests, 30081 its preview Service. With Workers > 0 the mappings are on the control-plane
 // node, and kube-proxy forwards to pods on any node.
