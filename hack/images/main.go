@@ -59,12 +59,14 @@ func main() {
 		}
 	}
 	// The metrics pipeline's image (test/integration's autoscaling test installs it).
-	r, err := b.BuildModule(ctx, imagebuild.MetricsServer)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "error:", err)
-		os.Exit(1)
+	for _, m := range imagebuild.Modules {
+		r, err := b.BuildModule(ctx, m)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "error:", err)
+			os.Exit(1)
+		}
+		report(r, *out)
 	}
-	report(r, *out)
 }
 
 func report(r imagebuild.Result, out string) {

@@ -12,9 +12,12 @@ import (
 	"time"
 )
 
-// Module is a command of another Go module, built at a pinned version with
+// Module is a command of another Go module, built at a pinned version. By default with
 // `go install <package>@<version>`: the module's own go.mod and go.sum decide its
-// dependencies, and this repository's go.mod is untouched.
+// dependencies, and this repository's go.mod is untouched. A module whose go.mod has replace
+// directives cannot be installed that way; Dir then names a small module of this repository
+// (a go.mod that requires it, repeats its replaces and lists Package as a tool, and its
+// go.sum), and the binary is built with `go build` there.
 type Module struct {
 	Name    string // repository and binary name, e.g. "metrics-server"
 	Package string // e.g. "sigs.k8s.io/metrics-server/cmd/metrics-server"
@@ -23,7 +26,17 @@ type Module struct {
 	// Makefile does.
 	LDFlags string
 	Port    int
+	// Dir, relative to the repository root, is the module to build Package in (see above).
+	Dir string
+	// Tags are build tags, e.g. Prometheus's "remove_all_sd".
+	Tags []string
+	// Toolchain, e.g. "go1.27.3", is exported as GOTOOLCHAIN for modules that need a newer
+	// Go than this repository's; the go command fetches it from the module proxy.
+	Toolchain string
 }
+
+// Modules are the third-party commands `make images` builds, in order.
+var Modules = []Module{MetricsServer}
 
 // MetricsServer is the approved metrics-server release (v0.9.0 is served but not approved),
 // stamped with its version where upstream's Makefile puts it (client-go's version package),
@@ -51,7 +64,22 @@ func (b *Builder) BuildModule(ctx context.Context, m Module) (Result, error) {
 }
 
 func (m Module) buildFlags() []string {
-	return []string{"-trimpath", "-buildvcs=false", "-ldflags", strings.TrimSpace("-s -w -buildid= " + m.LDFlags)}
+	flags := []string{"-trimpath", "-buildvcs=false", "-ldflags", strings.TrimSpace("-s -w -buildid= " + m.LDFlags)}
+	if len(m.Tags) > 0 {
+		flags = append(flags, "-tags", strings.Join(m.Tags, ","))
+	}
+	return flags
+}
+
+// env is the build's environment: static linux/amd64, GOFLAGS cleared so a caller's -mod or
+// -tags cannot change the binary behind the hash's back, no go.work, and the module's
+// toolchain when it names one.
+func (m Module) env(extra ...string) []string {
+	env := append(crossEnv(), "GOFLAGS=", "GOWORK=off")
+	if m.Toolchain != "" {
+		env = append(env, "GOTOOLCHAIN="+m.Toolchain)
+	}
+	return append(env, extra...)
 }
 
 // goInstall installs m into a directory of its own and moves the binary to out. It runs
@@ -64,12 +92,18 @@ func (b *Builder) goInstall(ctx context.Context, m Module, flags []string, out s
 	}
 	defer os.RemoveAll(gobin)
 	args := append(append([]string{"install"}, flags...), m.Package+"@"+m.Version)
+	built := filepath.Join(gobin, filepath.Base(m.Package))
 	cmd := exec.CommandContext(ctx, "go", args...)
 	cmd.Dir = gobin
 	// GOBIN cannot take a cross-compiled binary: this builds on linux/amd64 hosts only,
-	// like the tests that run what it builds. GOFLAGS is cleared so a caller's -mod or
-	// -tags cannot change the binary behind the hash's back.
-	cmd.Env = append(crossEnv(), "GOBIN="+gobin, "GOFLAGS=", "GOWORK=off")
+	// like the tests that run what it builds.
+	cmd.Env = m.env("GOBIN=" + gobin)
+	if m.Dir != "" {
+		args = append(append([]string{"build"}, flags...), "-o", built, m.Package)
+		cmd = exec.CommandContext(ctx, "go", args...)
+		cmd.Dir = filepath.Join(b.RepoRoot, m.Dir)
+		cmd.Env = m.env()
+	}
 	began := time.Now()
 	ticker := time.NewTicker(30 * time.Second)
 	defer ticker.Stop()
@@ -89,7 +123,7 @@ func (b *Builder) goInstall(ctx context.Context, m Module, flags []string, out s
 		return fmt.Errorf("go %s: %w\n%s", strings.Join(args, " "), err, o)
 	}
 	b.logf("compiled %s in %s", m.Name, time.Since(began).Round(time.Second))
-	if err := os.Rename(filepath.Join(gobin, filepath.Base(m.Package)), out); err != nil {
+	if err := os.Rename(built, out); err != nil {
 		return fmt.Errorf("move %s: %w", m.Name, err)
 	}
 	return nil
@@ -107,9 +141,16 @@ func (b *Builder) moduleHash(ctx context.Context, m Module, flags []string) (str
 	if err != nil {
 		return "", err
 	}
+	if m.Toolchain != "" {
+		gover = m.Toolchain
+	}
 	h := sha256.New()
 	fmt.Fprintf(h, "%s\nmodule\n%s\n%s\n%s@%s\n%q\n", schema, gover, m.Name, m.Package, m.Version, flags)
-	fmt.Fprintf(h, "created %d\nport %d\n", b.Created.Unix(), m.Port)
+	fmt.Fprintf(h, "created %d\nport %d\ndir %s\n", b.Created.Unix(), m.Port, m.Dir)
+	if m.Dir != "" {
+		// The small module's go.mod and go.sum pin the build; its other files do not matter.
+		files = append(files, filepath.Join(b.RepoRoot, m.Dir, "go.mod"), filepath.Join(b.RepoRoot, m.Dir, "go.sum"))
+	}
 	if err := b.hashFiles(h, files); err != nil {
 		return "", err
 	}
