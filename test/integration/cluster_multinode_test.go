@@ -27,9 +27,11 @@ var (
 
 // Node ports that the multi-node cluster maps to the same ports on 127.0.0.1: the echo
 // Service of the pod-network check and the main Service of the drained release.
+// The multi-node cluster's NodePorts on 127.0.0.1: past the shared cluster's 30080-30099,
+// since both clusters' control planes bind their ports on the same host.
 const (
-	multiEchoPort = 30090
-	multiAppPort  = 30091
+	multiEchoPort = 30100
+	multiAppPort  = 30101
 )
 
 // TestMultiNode runs the checks that need more than one node on a 1 control-plane + 2 worker
