@@ -72,14 +72,24 @@ func (a *app) chatStream(ctx context.Context, n int) (s stream) {
 	return s
 }
 
-// TestStreamsSurviveCutover: 20 chat streams of 60-120 s run across a deploy, a rollback and a
+// TestStreamsSurviveCutover: 20 chat streams of 30-58 s run across a deploy, a rollback and a
 // `finalize --now` under 200 req/s of short requests. Ten start on blue before the deploy, ten
 // on green after it; the rollback moves traffic back to blue while green's streams go on, and
 // finalize scales green down only once they have ended. Not one stream is cut, not one short
-// request fails.
+// request fails. The pods' shutdown window is made shorter than every stream (the server
+// drains for streamDrain, the kubelet kills at streamGrace), so a stream survives only
+// because finalize waited for it, not because a pod's drain outlasted it.
 func TestStreamsSurviveCutover(t *testing.T) {
 	t.Parallel()
-	a := newApp(t, nil)
+	const (
+		streamGrace   = 20 * time.Second
+		streamDrain   = 12 * time.Second
+		shortestWords = 30 // words, one a second: the shortest stream's length in seconds
+	)
+	a := newAppSet(t, map[string]any{
+		"terminationGracePeriodSeconds": int(streamGrace.Seconds()),
+		"preStopSleepSeconds":           5,
+	}, map[string]string{"config.SHUTDOWN_TIMEOUT": streamDrain.String()})
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
 	a.standin(ctx, "", map[string]any{"chunkInterval": "1s"}) // one word a second
@@ -101,7 +111,7 @@ func TestStreamsSurviveCutover(t *testing.T) {
 				mu.Lock()
 				streams = append(streams, s)
 				mu.Unlock()
-			}(60 + 6*(first+i)/2) // 60 to 117 words: as many seconds
+			}(shortestWords + 3*(first+i)/2) // 30 to 58 words: as many seconds
 		}
 	}
 	wave(0)
@@ -137,7 +147,7 @@ func TestStreamsSurviveCutover(t *testing.T) {
 		len(streams), byColor, streams[0].duration.Round(time.Second), streams[len(streams)-1].duration.Round(time.Second),
 		waited[1], finalizeTook.Round(time.Second), res.Total, res.Non2xx, res.TransportErrors)
 	assert.Zero(t, cut, "streams cut by the cutover")
-	assert.GreaterOrEqual(t, streams[0].duration, 55*time.Second, "the shortest stream really lasted about a minute")
+	assert.Greater(t, streams[0].duration, streamGrace, "the shortest stream outlasted the pods' whole shutdown window")
 	assert.Equal(t, 10, byColor["green"], "the second wave streamed from green, which finalize scaled down")
 	assert.Zero(t, res.Non2xx+res.TransportErrors, "short requests failed")
 }
