@@ -36,9 +36,8 @@ import (
 
 // The application suites share one cluster with the images loaded once; each test gets its
 // own namespace with its own PostgreSQL, Redis and LLM stand-in, and installs the chart
-// with the helm CLI, as users do. Most run side by side, each release's main Service on its
-// own loopback node port (mainPorts); TestCutoverUnderLoad runs alone before them, so that
-// its latency figures are not shared with another test's load.
+// with the helm CLI, as users do. They run side by side, each release's main Service on its
+// own loopback node port (mainPorts).
 
 const release = "ai-assistant"
 

@@ -37,8 +37,10 @@ func (a *app) patchSelector(color string) {
 // connections and once with a fresh connection per request. Every request must succeed.
 // It prints the switch latency of each switch (from the selector change until every later
 // response carries the new colour), the seed's selector patch for comparison, and p50/p99
-// before, during and after.
+// before, during and after. It runs beside the other tests, as the rest of the suite does: its
+// figures are those of a busy two-core machine (run it alone with -run for a quiet one).
 func TestCutoverUnderLoad(t *testing.T) {
+	t.Parallel()
 	a := newApp(t, nil)
 	for _, keepAlive := range []bool{true, false} {
 		if os.Getenv("CUTOVER_MODE") != "" && os.Getenv("CUTOVER_MODE") != fmt.Sprint(keepAlive) {
