@@ -225,6 +225,19 @@ func (c *Configuration) applyBuilt(ctx context.Context, st *observe.State, build
 	start := time.Now()
 	last := ""
 	err := gate.Poll(wctx, c.PollInterval, func(ctx context.Context) (bool, string, error) {
+		if sy, ok := c.Store.(release.Syncer); ok {
+			waiting, err := sy.Synced(ctx)
+			if err != nil {
+				return false, "", err
+			}
+			if waiting != "" {
+				if waiting != last {
+					c.Log("  waiting for %s (%s)", waiting, time.Since(start).Round(time.Second))
+					last = waiting
+				}
+				return false, waiting, nil
+			}
+		}
 		next, err := c.load(ctx)
 		if err != nil {
 			return false, "", err

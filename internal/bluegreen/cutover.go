@@ -452,6 +452,7 @@ func (r *run) whileHealthy(ctx context.Context, soak gate.Health, to values.Colo
 
 // revert switches traffic back after a failed verification.
 func (r *run) revert(ctx context.Context, st *observe.State, from, to values.Color, cause error) error {
+	failed := r.c.Clock.Now()
 	r.c.Log("verification of %s failed: %v", to, cause)
 	r.c.Log("switching traffic back to %s", from)
 	// Switching back must happen even when the run is being interrupted.
@@ -466,7 +467,9 @@ func (r *run) revert(ctx context.Context, st *observe.State, from, to values.Col
 		if err := gate.Endpoints(ectx, r.c.Kube, next.Namespace, next.Service.Name, next.Colors[from].Deployment, r.colourPods(next, from), r.c.PollInterval); err != nil {
 			return "", false, err
 		}
-		return fmt.Sprintf("service %s selects %s again", next.Service.Name, from), false, nil
+		// From the failure to the old colour's pods being the Service's endpoints again: for
+		// GitOps the commit, the push, the tool's sync and the endpoints controller.
+		return fmt.Sprintf("endpoints back %s after the failure: service %s selects %s again", r.c.Clock.Since(failed).Round(time.Millisecond), next.Service.Name, from), false, nil
 	})
 	if err != nil {
 		return fmt.Errorf("%w: %w; switching back to %s: %w", ErrRevertFailed, cause, from, err)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"flag"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -14,8 +15,16 @@ import (
 	"github.com/stretchr/testify/require"
 	"helm.sh/helm/v3/pkg/action"
 	"helm.sh/helm/v3/pkg/chart/loader"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	dynamicfake "k8s.io/client-go/dynamic/fake"
+	k8stesting "k8s.io/client-go/testing"
 	sigsyaml "sigs.k8s.io/yaml"
 
+	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen"
+	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/argocd"
+	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/gitrepo"
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/release"
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/values"
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/golden"
@@ -156,3 +165,126 @@ green:
 type writerFunc func([]byte) (int, error)
 
 func (w writerFunc) Write(p []byte) (int, error) { return w(p) }
+
+// fakeArgoCD is an Argo CD Application in a fake dynamic client, whose status follows what
+// Argo CD's controller reports: after a push it reads OutOfSync at the old commit once, and
+// at the next read it has synced the push (sync runs the fixture's GitOps sync). fail makes
+// the sync of a push fail instead.
+type fakeArgoCD struct {
+	app      *argocd.App
+	status   map[string]any
+	pending  func() error // the sync of the last push, run at the next read
+	fail     string       // a sync failure's message
+	synced   []string     // the commits synced, in order
+	sawStale bool         // a read reported the commit not synced yet
+}
+
+func newFakeArgoCD(t *testing.T, store *release.GitOpsStore, sync func(user map[string]any) error) *fakeArgoCD {
+	t.Helper()
+	a := &fakeArgoCD{status: map[string]any{"sync": map[string]any{"status": "Synced", "revision": "seed"}, "health": map[string]any{"status": "Healthy"}}}
+	dyn := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(),
+		map[schema.GroupVersionResource]string{argocd.Applications: "ApplicationList"})
+	dyn.PrependReactor("patch", "applications", func(k8stesting.Action) (bool, runtime.Object, error) {
+		return true, nil, nil // the refresh: the next read syncs
+	})
+	dyn.PrependReactor("get", "applications", func(k8stesting.Action) (bool, runtime.Object, error) {
+		obj := &unstructured.Unstructured{Object: map[string]any{
+			"apiVersion": "argoproj.io/v1alpha1", "kind": "Application",
+			"metadata": map[string]any{"name": testRelease, "namespace": "argocd"},
+			"status":   values.Copy(a.status),
+		}}
+		if a.pending != nil {
+			a.sawStale = true
+			if err := a.pending(); err != nil {
+				return true, nil, err
+			}
+			a.pending = nil
+		}
+		return true, obj, nil
+	})
+	store.App = &argocd.App{Client: dyn, Namespace: "argocd", Name: testRelease}
+	store.AfterWrite = func(_ context.Context, path, _ string) error {
+		rev := store.Pushed()
+		a.pending = func() error {
+			if a.fail != "" {
+				a.status["operationState"] = map[string]any{"phase": "Failed", "message": a.fail, "syncResult": map[string]any{"revision": rev}}
+				a.status["sync"] = map[string]any{"status": "OutOfSync", "revision": rev}
+				return nil
+			}
+			b, err := os.ReadFile(path)
+			if err != nil {
+				return err
+			}
+			user := map[string]any{}
+			if err := sigsyaml.Unmarshal(b, &user); err != nil {
+				return err
+			}
+			if err := sync(user); err != nil {
+				return err
+			}
+			a.synced = append(a.synced, rev)
+			a.status["operationState"] = map[string]any{"phase": "Succeeded", "syncResult": map[string]any{"revision": rev}}
+			a.status["sync"] = map[string]any{"status": "Synced", "revision": rev}
+			return nil
+		}
+		return nil
+	}
+	return a
+}
+
+// gitCheckout clones a new bare repository holding the values file, for a store with --git.
+func gitCheckout(t *testing.T, store *release.GitOpsStore) *gitrepo.Checkout {
+	t.Helper()
+	ctx := context.Background()
+	bare := filepath.Join(t.TempDir(), "env.git")
+	out, err := exec.Command("git", "init", "--quiet", "--bare", "--initial-branch=main", bare).CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	seed, err := gitrepo.Init(ctx, t.TempDir(), "main", bare)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(seed.Path("values-prod.yaml"), []byte(gitopsValues), 0o644))
+	_, err = seed.Commit(ctx, "seed", "values-prod.yaml")
+	require.NoError(t, err)
+	_, err = seed.Push(ctx)
+	require.NoError(t, err)
+	co, err := gitrepo.Clone(ctx, bare, "main", filepath.Join(t.TempDir(), "co"))
+	require.NoError(t, err)
+	store.Checkout, store.ValuesFile = co, co.Path("values-prod.yaml")
+	return co
+}
+
+// With a checkout and an Application, each step is a commit named after it, pushed; the
+// cutover waits until the Application reports that commit Synced before it reads the cluster,
+// and a failed sync of the commit stops it at once.
+func TestGitOpsCommitsEachStepAndWaitsForTheApplicationToSyncIt(t *testing.T) {
+	t.Parallel()
+	f, store := gitopsFixture(t)
+	co := gitCheckout(t, store)
+	argo := newFakeArgoCD(t, store, func(user map[string]any) error { return gitopsSync(t, f, user) })
+	logs := f.captureLog()
+	_, err := f.deploy("2.0.0").Run(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, "green", f.serviceColor())
+
+	ctx := context.Background()
+	head, err := co.Head(ctx)
+	require.NoError(t, err)
+	subjects, err := co.Log(ctx, head+"~3", head)
+	require.NoError(t, err)
+	require.Len(t, subjects, 3, "prepare, switch, deadline: one commit each")
+	assert.Contains(t, subjects[0], "bluegreen: green verified; blue kept for rollback")
+	assert.Contains(t, subjects[1], "bluegreen: switch blue -> green")
+	assert.Contains(t, subjects[2], "bluegreen: prepare green")
+	assert.Len(t, store.Commits, 3)
+	require.Len(t, argo.synced, 3)
+	assert.Equal(t, head, argo.synced[2], "the last commit pushed is the one synced")
+	assert.True(t, argo.sawStale)
+	assert.Contains(t, logs(), "to sync commit "+head[:7], "progress names the commit it waits for")
+
+	// A sync of the pushed commit that fails ends the wait with the Application's message.
+	argo.fail = "one or more objects failed to apply"
+	_, err = bluegreen.NewRollback(f.cfg).Run(ctx)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "failed to sync commit")
+	assert.Contains(t, err.Error(), argo.fail)
+	assert.Equal(t, "green", f.serviceColor(), "nothing synced, nothing moved")
+}

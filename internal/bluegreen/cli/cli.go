@@ -17,7 +17,6 @@ import (
 
 	"github.com/spf13/cobra"
 	"helm.sh/helm/v3/pkg/action"
-	"helm.sh/helm/v3/pkg/chart/loader"
 	"helm.sh/helm/v3/pkg/cli/values"
 	"helm.sh/helm/v3/pkg/getter"
 	"k8s.io/client-go/kubernetes"
@@ -82,6 +81,10 @@ type Global struct {
 	Chart      string
 	Print      bool
 	PushCmd    string
+	// Git is the repository to clone for --gitops; GitBranch its branch.
+	Git, GitBranch string
+	// App is the Argo CD Application that syncs the values file, in AppNamespace.
+	App, AppNamespace string
 
 	// HistoryMax bounds the release's stored revisions (0: no bound).
 	HistoryMax int
@@ -148,10 +151,14 @@ a killed run converges when run again.
 	f.StringVarP(&g.Output, "output", "o", "text", "output format: text or json")
 	f.BoolVar(&g.GitOps, "gitops", false, "do not upgrade the release: edit --values-file (or --print the change) and wait for the GitOps tool's sync")
 	f.StringVar(&g.ValuesFile, "values-file", "", "with --gitops: the values file the GitOps tool renders the release from")
-	f.StringVar(&g.Chart, "chart", "charts/ai-assistant", "with --gitops: the chart directory, for the defaults the values file does not set")
+	f.StringVar(&g.Chart, "chart", "", "with --gitops: the chart directory, for the defaults the values file does not set (default: the Application's chart with --app, else the directory with a Chart.yaml nearest above the values file in its repository; with --git, a path in the repository)")
 	f.BoolVar(&g.Print, "print", false, "with --gitops: print each values change instead of editing the file")
 	f.IntVar(&g.HistoryMax, "history-max", release.DefaultHistoryMax, "revisions the release keeps (0: no limit); each cutover takes up to 5, so the default keeps at least 10 cutovers to roll back to")
 	f.DurationVar(&g.LeaseDuration, "lease-duration", 30*time.Second, "the lock's lease, recorded on it and renewed every tenth of it: once this run is killed, the next run takes the lease over after it has gone this long without a renewal")
+	f.StringVar(&g.Git, "git", "", "with --gitops: clone this Git repository, and commit and push each change to it with a message naming the step (--values-file and --chart are then paths in the repository)")
+	f.StringVar(&g.GitBranch, "git-branch", "main", "with --git: the branch the GitOps tool syncs")
+	f.StringVar(&g.App, "app", "", "with --gitops: the Argo CD Application that syncs the values file: refreshed after each push, and waited on until it reports the commit Synced (its chart and values file are the defaults of --chart and --values-file)")
+	f.StringVar(&g.AppNamespace, "app-namespace", "argocd", "with --app: the Application's namespace")
 	f.StringVar(&g.PushCmd, "push-cmd", "", "with --gitops: shell command run after each edit (e.g. git commit and push); $BLUEGREEN_MESSAGE holds the change's description")
 
 	root.AddCommand(
@@ -197,6 +204,7 @@ func runner(g *Global, stdout, stderr io.Writer, connect Connect, op func(ctx co
 		if err != nil {
 			return &codeError{ExitCode(err), printErr(stderr, err)}
 		}
+		defer closeStore(cfg)
 		cfg.Log = progress(stderr)
 		if g.LeaseDuration > 0 {
 			cfg.LeaseDuration = g.LeaseDuration
@@ -218,8 +226,11 @@ func checkOutput(g *Global) error {
 	if g.Output != "text" && g.Output != "json" {
 		return fmt.Errorf("%w: --output must be text or json, not %q", bluegreen.ErrBadInput, g.Output)
 	}
-	if g.GitOps && g.ValuesFile == "" {
-		return fmt.Errorf("%w: --gitops needs --values-file", bluegreen.ErrBadInput)
+	if g.GitOps && g.ValuesFile == "" && g.App == "" {
+		return fmt.Errorf("%w: --gitops needs --values-file (or --app, whose Application names it)", bluegreen.ErrBadInput)
+	}
+	if g.Git != "" && g.Print {
+		return fmt.Errorf("%w: --git commits each change; --print only prints it: choose one", bluegreen.ErrBadInput)
 	}
 	return nil
 }
@@ -253,6 +264,7 @@ func statusCommand(g *Global, stdout, stderr io.Writer, connect Connect) *cobra.
 			if err != nil {
 				return &codeError{ExitCode(err), printErr(stderr, err)}
 			}
+			defer closeStore(cfg)
 			s, err := bluegreen.NewStatus(cfg).Run(cmd.Context())
 			if err != nil {
 				return &codeError{ExitCode(err), printErr(stderr, err)}
@@ -415,16 +427,9 @@ func ConnectCluster(g *Global, releaseName string, stdout io.Writer) (*bluegreen
 	}
 	var store release.Store
 	if g.GitOps {
-		ch, err := loader.Load(g.Chart)
+		gs, err := gitopsStore(context.Background(), g, releaseName, ns, restCfg, stdout)
 		if err != nil {
-			return nil, fmt.Errorf("%w: load chart %s for its defaults: %w", bluegreen.ErrBadInput, g.Chart, err)
-		}
-		gs := &release.GitOpsStore{ValuesFile: g.ValuesFile, Chart: ch, Release: releaseName, Namespace: ns}
-		if g.Print {
-			gs.Print = stdout
-		}
-		if g.PushCmd != "" {
-			gs.AfterWrite = pushHook(g.PushCmd)
+			return nil, err
 		}
 		store = gs
 	} else {
@@ -440,6 +445,13 @@ func ConnectCluster(g *Global, releaseName string, stdout io.Writer) (*bluegreen
 		store = hs
 	}
 	return bluegreen.NewConfiguration(store, kube, prober, releaseName, ns), nil
+}
+
+// closeStore removes what the store worked in (a --git checkout).
+func closeStore(cfg *bluegreen.Configuration) {
+	if c, ok := cfg.Store.(interface{ Close() }); ok {
+		c.Close()
+	}
 }
 
 // pushHook runs the user's command after each edit of the values file.

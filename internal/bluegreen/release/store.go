@@ -24,6 +24,12 @@ type Store interface {
 	Describe() string
 }
 
+// Syncer is a Store whose changes reach the cluster through a GitOps tool that reports its
+// progress: Synced says what the tool has still to do for the last change ("" when done).
+type Syncer interface {
+	Synced(ctx context.Context) (string, error)
+}
+
 // Snapshot is the values of a release at one moment.
 type Snapshot struct {
 	Chart    *chart.Chart
