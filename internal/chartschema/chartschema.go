@@ -26,6 +26,7 @@ const Prefix = "io.k8s."
 // Roots are the definitions the chart's values refer to. Definitions adds everything they
 // reference.
 var Roots = []string{
+	"io.k8s.api.autoscaling.v2.MetricSpec",
 	"io.k8s.api.core.v1.Affinity",
 	"io.k8s.api.core.v1.EnvVar",
 	"io.k8s.api.core.v1.LocalObjectReference",

@@ -79,7 +79,7 @@ func loadOpenAPI() (*openAPI, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, file := range []string{"monitoring.coreos.com_servicemonitors.yaml", "monitoring.coreos.com_prometheusrules.yaml"} {
+	for _, file := range []string{"monitoring.coreos.com_servicemonitors.yaml", "monitoring.coreos.com_podmonitors.yaml", "monitoring.coreos.com_prometheusrules.yaml"} {
 		if err := o.addCRD(filepath.Join(promDir, "example", "prometheus-operator-crd", file)); err != nil {
 			return nil, err
 		}

@@ -60,6 +60,29 @@ var scenarioChecks = map[string]func(t *testing.T, r *rendered){
 		assert.Contains(t, dash.Data["ai-assistant.json"], "{{color}}", "Grafana legends reach Grafana untouched")
 		assert.Len(t, get[*autoscalingv2.HorizontalPodAutoscaler](t, r, "ai-assistant-blue").Spec.Metrics, 3)
 	},
+	"podmonitor-values.yaml": func(t *testing.T, r *rendered) {
+		assert.Nil(t, find[*monitoringv1.ServiceMonitor](r, "ai-assistant"))
+		assert.Nil(t, find[*corev1.Service](r, "ai-assistant-preview"))
+		pm := get[*monitoringv1.PodMonitor](t, r, "ai-assistant")
+		assert.Equal(t, "prometheus", pm.Labels["release"])
+		assert.Equal(t, map[string]string{"app.kubernetes.io/name": "ai-assistant", "app.kubernetes.io/instance": "ai-assistant"}, pm.Spec.Selector.MatchLabels,
+			"both colours' pods, with no Service in between")
+		require.Len(t, pm.Spec.PodMetricsEndpoints, 1)
+		ep := pm.Spec.PodMetricsEndpoints[0]
+		assert.Equal(t, "http", ptr.Deref(ep.Port, ""))
+		require.Len(t, ep.RelabelConfigs, 1)
+		assert.Equal(t, "job", ep.RelabelConfigs[0].TargetLabel, "the job the rules select, as the main Service gives it")
+		assert.Equal(t, "ai-assistant", ptr.Deref(ep.RelabelConfigs[0].Replacement, ""))
+		fors := map[string]string{}
+		for _, rr := range get[*monitoringv1.PrometheusRule](t, r, "ai-assistant").Spec.Groups[0].Rules {
+			fors[rr.Alert] = string(ptr.Deref(rr.For, ""))
+		}
+		assert.Equal(t, map[string]string{"AIAssistantNoReadyPods": "30s", "AIAssistantPodsNotReady": "5m", "AIAssistantDependencyDown": "1m",
+			"AIAssistantHighErrorRatio": "2m", "AIAssistantHighLatency": "5m"}, fors)
+		m := get[*autoscalingv2.HorizontalPodAutoscaler](t, r, "ai-assistant-green").Spec.Metrics
+		require.Len(t, m, 3, "CPU, memory and the extra metric")
+		assert.Equal(t, "ai_assistant_http_requests_in_flight", m[2].Pods.Metric.Name)
+	},
 	"namespace-values.yaml": func(t *testing.T, r *rendered) {
 		get[*corev1.Namespace](t, r, "ai-assistant")
 		for _, d := range r.Docs {

@@ -221,8 +221,8 @@ names the keys involved and how to fix them; nothing is rendered, so nothing cha
 {{- fail (printf "%s.replicas (%s) is greater than autoscaling.maxReplicas (%d): it would be the HPA's minReplicas" $color $r (int $.Values.autoscaling.maxReplicas)) }}
 {{- end }}
 {{- end }}
-{{- if not (or .Values.autoscaling.targetCPUUtilizationPercentage .Values.autoscaling.targetMemoryUtilizationPercentage .Values.autoscaling.requestsPerSecond.enabled) }}
-{{- fail "autoscaling.enabled is true but no metric is set: set autoscaling.targetCPUUtilizationPercentage, autoscaling.targetMemoryUtilizationPercentage or autoscaling.requestsPerSecond.enabled" }}
+{{- if not (or .Values.autoscaling.targetCPUUtilizationPercentage .Values.autoscaling.targetMemoryUtilizationPercentage .Values.autoscaling.requestsPerSecond.enabled .Values.autoscaling.metrics) }}
+{{- fail "autoscaling.enabled is true but no metric is set: set autoscaling.targetCPUUtilizationPercentage, autoscaling.targetMemoryUtilizationPercentage, autoscaling.requestsPerSecond.enabled or autoscaling.metrics" }}
 {{- end }}
 {{- end }}
 {{- range $color := list "blue" "green" }}
@@ -234,6 +234,9 @@ names the keys involved and how to fix them; nothing is rendered, so nothing cha
 {{- $grace := ternary "terminationGracePeriodSeconds" (printf "%s.terminationGracePeriodSeconds" $color) (kindIs "invalid" $c.terminationGracePeriodSeconds) }}
 {{- fail (printf "%s (%d) must be less than %s (%d), or %s's pods are killed before they can drain" $pre (int $v.preStopSleepSeconds) $grace (int $v.terminationGracePeriodSeconds) $color) }}
 {{- end }}
+{{- end }}
+{{- if and .Values.metrics.serviceMonitor.enabled .Values.metrics.podMonitor.enabled }}
+{{- fail "metrics.serviceMonitor.enabled and metrics.podMonitor.enabled are both true: every pod would be scraped twice and every sum doubled. Keep one (the PodMonitor also scrapes the idle colour with previewService.enabled=false)" }}
 {{- end }}
 {{- if and .Values.podDisruptionBudget.enabled (not (kindIs "invalid" .Values.podDisruptionBudget.minAvailable)) (not (kindIs "invalid" .Values.podDisruptionBudget.maxUnavailable)) }}
 {{- fail "podDisruptionBudget.minAvailable and podDisruptionBudget.maxUnavailable are both set: set one of them to null" }}
