@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Build the ai-assistant and llm-standin image tarballs into .cache/images for each version in
-# IMAGE_VERSIONS (default "v1.0.0 v2.0.0"), and metrics-server at its pinned release (a cold
-# build compiles it and its dependencies: minutes, once per machine): static binaries on an
-# empty base, written with go-containerregistry, no registry and no Docker daemon. Unchanged
+# IMAGE_VERSIONS (default "v1.0.0 v2.0.0"), and the third-party commands of imagebuild.Modules at
+# their pinned releases: metrics-server, and the monitoring stack's prometheus-adapter,
+# prometheus-operator, prometheus-config-reloader and Prometheus (a cold build compiles each and
+# its dependencies: minutes, once per machine; each prints its time and size). Static binaries on
+# an empty base, written with go-containerregistry, no registry and no Docker daemon. Unchanged
 # inputs print "up to date".
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "${REPO_ROOT}"
-step "building images for ${IMAGE_VERSIONS:-v1.0.0 v2.0.0}, and metrics-server"
+step "building images for ${IMAGE_VERSIONS:-v1.0.0 v2.0.0}, metrics-server and the monitoring stack"
 go run ./hack/images "$@"
 step "images ready in .cache/images"

@@ -1,6 +1,7 @@
 // Command images builds the ai-assistant and llm-standin image tarballs into .cache/images for
-// every version in IMAGE_VERSIONS (default "v1.0.0 v2.0.0"), and metrics-server at its pinned
-// release, with no registry and no Docker daemon. Unchanged inputs are not rebuilt.
+// every version in IMAGE_VERSIONS (default "v1.0.0 v2.0.0"), and the commands of
+// imagebuild.Modules (metrics-server, the monitoring stack) at their pinned releases, with no
+// registry and no Docker daemon. Unchanged inputs are not rebuilt.
 // `make images` runs it through hack/images.sh.
 package main
 
@@ -58,7 +59,7 @@ func main() {
 			report(r, *out)
 		}
 	}
-	// The metrics pipeline's image (test/integration's autoscaling test installs it).
+	// The metrics pipeline's and the monitoring stack's images (test/integration installs them).
 	for _, m := range imagebuild.Modules {
 		r, err := b.BuildModule(ctx, m)
 		if err != nil {

@@ -35,8 +35,10 @@ type Module struct {
 	Toolchain string
 }
 
-// Modules are the third-party commands `make images` builds, in order.
-var Modules = []Module{MetricsServer}
+// Modules are the third-party commands `make images` builds, in order: the metrics pipeline
+// (metrics-server), then the monitoring stack (internal/monitoring's Prometheus), the
+// adapter first as it is the quickest.
+var Modules = []Module{MetricsServer, PrometheusAdapter, PrometheusOperator, PrometheusConfigReloader, Prometheus}
 
 // MetricsServer is the approved metrics-server release (v0.9.0 is served but not approved),
 // stamped with its version where upstream's Makefile puts it (client-go's version package),
@@ -47,6 +49,58 @@ var MetricsServer = Module{
 	Version: "v0.8.0",
 	LDFlags: "-X k8s.io/client-go/pkg/version.gitVersion=v0.8.0",
 	Port:    10250,
+}
+
+// prometheusVersion stamps a Prometheus-family binary as upstream's promu and Makefiles do
+// (prometheus/common's version package), so its /api/v1/status/buildinfo, --version and
+// logs name the release.
+func prometheusVersion(v string) string {
+	return "-X github.com/prometheus/common/version.Version=" + v
+}
+
+// Prometheus is the server (module v0.316.0 is Prometheus 3.16.0), trimmed to the Kubernetes
+// service discovery the operator's configuration uses; the web UI's assets need a pnpm build
+// and are left out, the HTTP API is what the tests and the adapter read.
+var Prometheus = Module{
+	Name:    "prometheus",
+	Package: "github.com/prometheus/prometheus/cmd/prometheus",
+	Version: "v0.316.0",
+	LDFlags: prometheusVersion("3.16.0"),
+	Port:    9090,
+	Tags:    []string{"remove_all_sd", "enable_kubernetes_sd"},
+}
+
+// PrometheusOperator and PrometheusConfigReloader are prometheus-operator v0.85.0's two
+// commands. Its go.mod replaces pkg/apis/monitoring and pkg/client with its own folders, so
+// they are built in hack/modules/prometheus-operator, which requires both at v0.85.0.
+var (
+	PrometheusOperator = Module{
+		Name:    "prometheus-operator",
+		Package: "github.com/prometheus-operator/prometheus-operator/cmd/operator",
+		Version: "v0.85.0",
+		LDFlags: prometheusVersion("0.85.0"),
+		Port:    8080,
+		Dir:     "hack/modules/prometheus-operator",
+	}
+	PrometheusConfigReloader = Module{
+		Name:    "prometheus-config-reloader",
+		Package: "github.com/prometheus-operator/prometheus-operator/cmd/prometheus-config-reloader",
+		Version: "v0.85.0",
+		LDFlags: prometheusVersion("0.85.0"),
+		Port:    8080,
+		Dir:     "hack/modules/prometheus-operator",
+	}
+)
+
+// PrometheusAdapter serves custom.metrics.k8s.io from Prometheus queries. The module proxy
+// lists no version of it, and `go install pkg@version` reads that list (for deprecations) and
+// fails, so it is built in hack/modules/prometheus-adapter, whose go.mod pins v0.12.0.
+var PrometheusAdapter = Module{
+	Name:    "prometheus-adapter",
+	Package: "sigs.k8s.io/prometheus-adapter/cmd/adapter",
+	Version: "v0.12.0",
+	Port:    6443,
+	Dir:     "hack/modules/prometheus-adapter",
 }
 
 // BuildModule produces <out>/<name>-<version>.tar from m unless its inputs are unchanged
