@@ -171,7 +171,6 @@ func (w writerFunc) Write(p []byte) (int, error) { return w(p) }
 // at the next read it has synced the push (sync runs the fixture's GitOps sync). fail makes
 // the sync of a push fail instead.
 type fakeArgoCD struct {
-	app      *argocd.App
 	status   map[string]any
 	pending  func() error // the sync of the last push, run at the next read
 	fail     string       // a sync failure's message
