@@ -54,7 +54,7 @@ schema: ## Regenerate the Kubernetes definitions in the chart's values.schema.js
 	hack/schema.sh
 
 .PHONY: images
-images: ## Build the app, LLM stand-in, metrics-server and monitoring stack (Prometheus, operator, adapter) image tarballs into .cache/images (no registry, no daemon).
+images: ## Build the app, LLM stand-in, metrics-server, monitoring stack (Prometheus, operator, adapter) and ingress stack (Traefik, cert-manager) image tarballs into .cache/images (no registry, no daemon).
 	hack/images.sh
 
 .PHONY: cluster

@@ -1,6 +1,6 @@
 // Command images builds the ai-assistant and llm-standin image tarballs into .cache/images for
 // every version in IMAGE_VERSIONS (default "v1.0.0 v2.0.0"), and the commands of
-// imagebuild.Modules (metrics-server, the monitoring stack) at their pinned releases, with no
+// imagebuild.Modules (metrics-server, the monitoring stack, the ingress stack) at their pinned releases, with no
 // registry and no Docker daemon. Unchanged inputs are not rebuilt.
 // `make images` runs it through hack/images.sh.
 package main

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -38,7 +39,7 @@ type Module struct {
 // Modules are the third-party commands `make images` builds, in order: the metrics pipeline
 // (metrics-server), then the monitoring stack (internal/monitoring's Prometheus), the
 // adapter first as it is the quickest.
-var Modules = []Module{MetricsServer, PrometheusAdapter, PrometheusOperator, PrometheusConfigReloader, Prometheus}
+var Modules = []Module{MetricsServer, PrometheusAdapter, PrometheusOperator, PrometheusConfigReloader, Prometheus, Traefik, CertManager}
 
 // MetricsServer is the approved metrics-server release (v0.9.0 is served but not approved),
 // stamped with its version where upstream's Makefile puts it (client-go's version package),
@@ -202,11 +203,34 @@ func (b *Builder) moduleHash(ctx context.Context, m Module, flags []string) (str
 	fmt.Fprintf(h, "%s\nmodule\n%s\n%s\n%s@%s\n%q\n", schema, gover, m.Name, m.Package, m.Version, flags)
 	fmt.Fprintf(h, "created %d\nport %d\ndir %s\n", b.Created.Unix(), m.Port, m.Dir)
 	if m.Dir != "" {
-		// The small module's go.mod and go.sum pin the build; its other files do not matter.
-		files = append(files, filepath.Join(b.RepoRoot, m.Dir, "go.mod"), filepath.Join(b.RepoRoot, m.Dir, "go.sum"))
+		// The small module's go.mod and go.sum pin the build, and its own Go files (a main of
+		// ours, as for cert-manager) are part of the binary.
+		own, err := dirModuleFiles(filepath.Join(b.RepoRoot, m.Dir))
+		if err != nil {
+			return "", err
+		}
+		files = append(files, own...)
 	}
 	if err := b.hashFiles(h, files); err != nil {
 		return "", err
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// dirModuleFiles lists a small module's go.mod, go.sum and Go files other than tests.
+func dirModuleFiles(dir string) ([]string, error) {
+	files := []string{filepath.Join(dir, "go.mod"), filepath.Join(dir, "go.sum")}
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if !d.IsDir() && strings.HasSuffix(path, ".go") && !strings.HasSuffix(path, "_test.go") {
+			files = append(files, path)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list %s: %w", dir, err)
+	}
+	return files, nil
 }

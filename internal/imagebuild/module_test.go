@@ -55,6 +55,12 @@ func TestBuildModuleInItsOwnDirectory(t *testing.T) {
 	if err != nil || changed.UpToDate {
 		t.Errorf("go.mod changed: up to date %v, err %v; want rebuilt", changed.UpToDate, err)
 	}
+	// A main of the module's own (as cert-manager's controller is) is part of the inputs.
+	write("cmd/hello/main.go", "package main\n\nimport \"fmt\"\n\nvar tag = \"untagged, edited\"\n\nfunc main() { fmt.Print(tag) }\n")
+	edited, err := b.BuildModule(ctx, m)
+	if err != nil || edited.UpToDate {
+		t.Errorf("a Go file of the module changed: up to date %v, err %v; want rebuilt", edited.UpToDate, err)
+	}
 	m.Tags = nil
 	untagged, err := b.BuildModule(ctx, m)
 	if err != nil || untagged.UpToDate {
