@@ -6,9 +6,13 @@
 # and cert-manager controller (a cold build compiles each and
 # its dependencies: minutes, once per machine; each prints its time and size). Static binaries on
 # an empty base, written with go-containerregistry, no registry and no Docker daemon. Unchanged
-# inputs print "up to date".
+# inputs print "up to date". Then the GitOps tests' Debian-based images (hack/gitops-images).
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "${REPO_ROOT}"
 step "building images for ${IMAGE_VERSIONS:-v1.0.0 v2.0.0}, metrics-server, the monitoring and the ingress stacks"
 go run ./hack/images "$@"
+# The GitOps tests' images: Argo CD (argocd and Helm 4 on Debian with git; its cold build is the
+# heaviest here, minutes on 2 cores), the Git server and Redis. These use the Docker engine.
+step "building the GitOps images (Argo CD, Git server)"
+go run ./hack/gitops-images
 step "images ready in .cache/images"

@@ -19,6 +19,7 @@ type serviceImage struct {
 	repository string
 	dockerfile string // %s is the base image
 	files      map[string]string
+	binaries   []Binary // copied into the build context; their digests are hashed
 }
 
 // UID and GID the service images run as (non-root, numeric so runAsNonRoot can check it).
@@ -112,6 +113,9 @@ func ensureService(ctx context.Context, steps *Steps, s serviceImage, base, outD
 	for n, c := range s.files {
 		values["file "+n] = c
 	}
+	for _, b := range s.binaries {
+		values["binary "+b.Name] = b.Digest
+	}
 	h, err := Inputs{Values: values}.Hash(12)
 	if err != nil {
 		return Image{}, err
@@ -138,6 +142,11 @@ func ensureService(ctx context.Context, steps *Steps, s serviceImage, base, outD
 			}
 			for n, c := range files {
 				if err := os.WriteFile(filepath.Join(dir, n), []byte(c), 0o644); err != nil {
+					return err
+				}
+			}
+			for _, b := range s.binaries {
+				if err := writeBinary(dir, b); err != nil {
 					return err
 				}
 			}

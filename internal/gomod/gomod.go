@@ -7,14 +7,25 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"os"
 	"os/exec"
 )
 
 // Dir downloads module@version into the module cache (a no-op when present) and returns its
 // directory. dir is where `go` runs: any directory inside this repository.
 func Dir(dir, module string) (string, error) {
+	return DirWithToolchain(dir, module, "")
+}
+
+// DirWithToolchain is Dir for a module that needs a newer Go than this repository's (Argo CD
+// needs Go 1.27): toolchain, e.g. "go1.27.3", is exported as GOTOOLCHAIN, and the go command
+// fetches it from the module proxy. dir is a module that requires the module at its version.
+func DirWithToolchain(dir, module, toolchain string) (string, error) {
 	cmd := exec.Command("go", "mod", "download", "-json", module)
 	cmd.Dir = dir
+	if toolchain != "" {
+		cmd.Env = append(os.Environ(), "GOTOOLCHAIN="+toolchain, "GOFLAGS=", "GOWORK=off")
+	}
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()

@@ -1,9 +1,7 @@
 package imagebuild
 
 import (
-	"archive/tar"
 	"context"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -72,32 +70,10 @@ func TestBuildServerImage(t *testing.T) {
 	}
 }
 
+// extract copies file out of the image through ExtractBinary, which images on other bases use.
 func extract(t *testing.T, tarballPath, file, dst string) {
 	t.Helper()
-	img, err := tarball.ImageFromPath(tarballPath, nil)
-	if err != nil {
+	if err := ExtractBinary(tarballPath, filepath.Base(file), dst); err != nil {
 		t.Fatal(err)
-	}
-	layers, _ := img.Layers()
-	rc, _ := layers[0].Uncompressed()
-	defer rc.Close()
-	tr := tar.NewReader(rc)
-	for {
-		h, err := tr.Next()
-		if err != nil {
-			t.Fatalf("%s not in the image: %v", file, err)
-		}
-		if h.Name != file {
-			continue
-		}
-		f, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY, 0o755)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer f.Close()
-		if _, err := io.Copy(f, tr); err != nil {
-			t.Fatal(err)
-		}
-		return
 	}
 }

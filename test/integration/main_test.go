@@ -34,6 +34,10 @@ func TestMain(m *testing.M) {
 		fmt.Fprintf(os.Stderr, "remove metrics-server: %v\n", err)
 		code = 1
 	}
+	if err := removeArgoCD(); err != nil {
+		fmt.Fprintf(os.Stderr, "remove Argo CD: %v\n", err)
+		code = 1
+	}
 	for _, o := range deleteAfter {
 		fmt.Fprintf(os.Stderr, "deleting cluster %s after the suite\n", o.Name)
 		if err := cluster.Delete(context.Background(), o); err != nil {
