@@ -20,7 +20,9 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	if err := demo.Run(ctx, demo.Options{RepoRoot: root, Out: os.Stdout}); err != nil {
+	// INGRESS=1 adds the ingress stack and the chart's Ingress.
+	o := demo.Options{RepoRoot: root, Out: os.Stdout, Ingress: os.Getenv("INGRESS") == "1"}
+	if err := demo.Run(ctx, o); err != nil {
 		fmt.Fprintln(os.Stderr, "error:", err)
 		os.Exit(1)
 	}

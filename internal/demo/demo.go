@@ -22,6 +22,7 @@ import (
 
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/cli"
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/cluster"
+	"github.com/ai-assistant-chart/ai-assistant-chart/internal/ingress"
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/loadgen"
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/stack"
 )
@@ -38,6 +39,9 @@ type Options struct {
 	// Rate and the load's bound; the load runs for the whole cutover.
 	Rate float64
 	Out  io.Writer
+	// Ingress installs the ingress stack (Traefik serving class nginx, cert-manager with a CA
+	// ClusterIssuer) and the chart's Ingress on IngressHost (`INGRESS=1 make demo`).
+	Ingress bool
 }
 
 // Run performs the demo and writes its progress and report to o.Out.
@@ -72,6 +76,14 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 
+	caPath := filepath.Join(o.RepoRoot, ".cache", "demo-ingress-ca.crt")
+	if o.Ingress {
+		step("ingress stack: Traefik (class %s) on 127.0.0.1:%d and :%d, cert-manager with ClusterIssuer %s", ingress.ClassName, ingress.HTTPNodePort, ingress.HTTPSNodePort, ingress.ClusterIssuer)
+		if _, err := installIngress(ctx, o.RepoRoot, c, caPath, detail); err != nil {
+			return err
+		}
+	}
+
 	step("namespace %s (recreated: the demo starts clean)", o.Namespace)
 	if err := recreateNamespace(ctx, c, o.Namespace); err != nil {
 		return err
@@ -89,6 +101,9 @@ func Run(ctx context.Context, o Options) error {
 	// tests' one-failure probe lets the kubelet empty a failing colour's endpoints before the
 	// post-switch check can switch back, which the cutover rightly warns of.
 	delete(vals, "readinessProbe")
+	if o.Ingress {
+		vals["ingress"] = ingressValues()
+	}
 	if err := stack.WriteValues(valuesFile, vals); err != nil {
 		return err
 	}
@@ -162,6 +177,9 @@ The cluster and the release stay up.
   Scale old down: %s finalize --now %s
   Tear down:      make demo-down
 `, stack.ActiveNodePort, stack.PreviewNodePort, c.KubeconfigPath, bg, o.Release, bg, o.Release, bg, o.Release)
+	if o.Ingress {
+		fmt.Fprint(o.Out, ingressHint(caPath))
+	}
 	if res.Non2xx+res.TransportErrors > 0 {
 		return fmt.Errorf("%d requests failed during the cutover", res.Non2xx+res.TransportErrors)
 	}

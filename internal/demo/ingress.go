@@ -1,0 +1,70 @@
+package demo
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/ai-assistant-chart/ai-assistant-chart/internal/cluster"
+	"github.com/ai-assistant-chart/ai-assistant-chart/internal/imagebuild"
+	"github.com/ai-assistant-chart/ai-assistant-chart/internal/ingress"
+)
+
+// IngressHost is the demo release's host behind the ingress stack (`INGRESS=1 make demo`).
+const IngressHost = "api.ai-assistant.test"
+
+// installIngress builds (when missing) and loads Traefik's and cert-manager's images and
+// installs the ingress stack, then writes its CA certificate to caPath for curl.
+func installIngress(ctx context.Context, repoRoot string, c *cluster.Cluster, caPath string, detail func(string, ...any)) (*ingress.Stack, error) {
+	// Created as hack/images stamps it, so the images it built are up to date here.
+	b := &imagebuild.Builder{RepoRoot: repoRoot, OutDir: filepath.Join(repoRoot, ".cache", "images"), Created: time.Unix(0, 0).UTC(), Log: detail}
+	var imgs []ingress.Image
+	var tarballs []string
+	for _, m := range []imagebuild.Module{imagebuild.Traefik, imagebuild.CertManager} {
+		r, err := b.BuildModule(ctx, m)
+		if err != nil {
+			return nil, err
+		}
+		imgs = append(imgs, ingress.Image{Ref: r.Tag, Digest: r.Info.Digest.String()})
+		tarballs = append(tarballs, r.Path)
+	}
+	if err := c.LoadImageArchives(ctx, tarballs...); err != nil {
+		return nil, err
+	}
+	crds, err := ingress.CRDDir(ctx, repoRoot)
+	if err != nil {
+		return nil, err
+	}
+	st, err := ingress.Install(ctx, c.RESTConfig, ingress.Options{Traefik: imgs[0], CertManager: imgs[1], CRDDir: crds, Logf: detail})
+	if err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(caPath, st.CAPEM, 0o644); err != nil {
+		return nil, fmt.Errorf("write the CA certificate: %w", err)
+	}
+	return st, nil
+}
+
+// ingressValues are the seed's Ingress on IngressHost, its certificate from the stack's CA
+// ClusterIssuer.
+func ingressValues() map[string]any {
+	return map[string]any{
+		"enabled": true,
+		"annotations": map[string]any{
+			"cert-manager.io/cluster-issuer":                 ingress.ClusterIssuer,
+			"nginx.ingress.kubernetes.io/proxy-body-size":    "50m",
+			"nginx.ingress.kubernetes.io/proxy-read-timeout": "300",
+		},
+		"hosts": []any{map[string]any{"host": IngressHost, "paths": []any{map[string]any{"path": "/", "pathType": "Prefix"}}}},
+		"tls":   []any{map[string]any{"secretName": "ai-assistant-tls", "hosts": []any{IngressHost}}},
+	}
+}
+
+// ingressHint tells the user how to reach the release through the Ingress.
+func ingressHint(caPath string) string {
+	return fmt.Sprintf(`  Through the Ingress (Traefik serving class nginx, certificate from cert-manager's CA):
+                  curl -i --cacert %s --resolve %s:%d:127.0.0.1 https://%s:%d/
+`, caPath, IngressHost, ingress.HTTPSNodePort, IngressHost, ingress.HTTPSNodePort)
+}
