@@ -203,6 +203,22 @@ ai-assistant.serviceAccountName: the ServiceAccount the pods run as.
 {{- end }}
 
 {{/*
+ai-assistant.ingressAnnotations: an Ingress's annotations as YAML, with the legacy
+`kubernetes.io/ingress.class` set to ingress.className when ingress.classBy asks for it.
+Called with (dict "root" $ "annotations" <map>); empty when there are none.
+*/}}
+{{- define "ai-assistant.ingressAnnotations" -}}
+{{- $out := merge (dict) (.annotations | default dict) }}
+{{- $ing := .root.Values.ingress }}
+{{- if and $ing.className (has $ing.classBy (list "annotation" "both")) }}
+{{- $_ := set $out "kubernetes.io/ingress.class" $ing.className }}
+{{- end }}
+{{- with $out }}
+{{- toYaml . }}
+{{- end }}
+{{- end }}
+
+{{/*
 ai-assistant.validate: cross-field rules that values.schema.json cannot express. Each failure
 names the keys involved and how to fix them; nothing is rendered, so nothing changes.
 */}}
@@ -262,6 +278,27 @@ names the keys involved and how to fix them; nothing is rendered, so nothing cha
 {{- end }}
 {{- if not $tls.secretName }}
 {{- fail (printf "ingress.tls[%d].secretName is empty: name the Secret that holds (or cert-manager writes) the certificate" $i) }}
+{{- end }}
+{{- end }}
+{{- if and (not .Values.ingress.className) (ne .Values.ingress.classBy "ingressClassName") }}
+{{- fail (printf "ingress.classBy is %s but ingress.className is empty: name the class, or set ingress.classBy to ingressClassName for the cluster's default class" .Values.ingress.classBy) }}
+{{- end }}
+{{- if .Values.ingress.preview.enabled }}
+{{- if not .Values.previewService.enabled }}
+{{- fail "ingress.preview.enabled is true but previewService.enabled is false: the preview Ingress routes to the preview Service" }}
+{{- end }}
+{{- if not .Values.ingress.preview.hosts }}
+{{- fail "ingress.preview.enabled is true but ingress.preview.hosts is empty" }}
+{{- end }}
+{{- $mainSecrets := list }}
+{{- range .Values.ingress.tls }}{{ $mainSecrets = append $mainSecrets .secretName }}{{ end }}
+{{- range $i, $tls := .Values.ingress.preview.tls }}
+{{- if or (not $tls.hosts) (not $tls.secretName) }}
+{{- fail (printf "ingress.preview.tls[%d] needs hosts and a secretName" $i) }}
+{{- end }}
+{{- if has $tls.secretName $mainSecrets }}
+{{- fail (printf "ingress.preview.tls[%d].secretName %s is also in ingress.tls: cert-manager would issue one Certificate for two Ingresses' hosts; give the preview its own Secret" $i $tls.secretName) }}
+{{- end }}
 {{- end }}
 {{- end }}
 {{- end }}
