@@ -26,7 +26,7 @@ if [[ "${suite}" == unit || "${suite}" == all ]]; then
   step "control-plane binaries (kube-apiserver, kube-controller-manager, etcd)"
   go run ./hack/kindnode -control-plane >/dev/null
   step "cutover tests on a real API server"
-  gotestsum --format pkgname-and-test-fails -- -count=1 -timeout 20m -tags apiserver ./internal/bluegreen/realapi/...
+  gotestsum --format pkgname-and-test-fails -- -count=1 -timeout 20m -tags apiserver ./internal/bluegreen/realapi/... ./internal/kubeapply/...
 fi
 
 if [[ "${suite}" == integration || "${suite}" == all ]]; then
