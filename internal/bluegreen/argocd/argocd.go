@@ -9,6 +9,7 @@ package argocd
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -36,6 +37,8 @@ type Status struct {
 	Operation, OperationRevision, Message string
 	// Conditions are the Application's error and warning conditions, "Type: message".
 	Conditions []string
+	// Unhealthy are its resources whose health is not Healthy, "Kind/name Status: message".
+	Unhealthy []string
 }
 
 func (s Status) String() string {
@@ -52,6 +55,9 @@ func (s Status) String() string {
 	}
 	for _, c := range s.Conditions {
 		out += "; " + c
+	}
+	if len(s.Unhealthy) > 0 {
+		out += " (" + strings.Join(s.Unhealthy, ", ") + ")"
 	}
 	return out
 }
@@ -85,6 +91,22 @@ func StatusOf(u *unstructured.Unstructured) Status {
 		Operation:         str("status", "operationState", "phase"),
 		OperationRevision: str("status", "operationState", "syncResult", "revision"),
 		Message:           str("status", "operationState", "message"),
+	}
+	resources, _, _ := unstructured.NestedSlice(u.Object, "status", "resources")
+	for _, r := range resources {
+		m, ok := r.(map[string]any)
+		if !ok {
+			continue
+		}
+		h, _ := m["health"].(map[string]any)
+		if h == nil || h["status"] == "Healthy" {
+			continue
+		}
+		line := fmt.Sprintf("%v/%v %v", m["kind"], m["name"], h["status"])
+		if msg, _ := h["message"].(string); msg != "" {
+			line += ": " + msg
+		}
+		s.Unhealthy = append(s.Unhealthy, line)
 	}
 	conds, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
 	for _, c := range conds {
