@@ -704,3 +704,113 @@ func prometheusObject(o StackOptions) (*unstructured.Unstructured, error) {
 	}
 	return &unstructured.Unstructured{Object: obj}, nil
 }
+
+var (
+	serviceMonitors = schema.GroupVersionResource{Group: monitoringv1.SchemeGroupVersion.Group, Version: "v1", Resource: monitoringv1.ServiceMonitorName}
+	podMonitors     = schema.GroupVersionResource{Group: monitoringv1.SchemeGroupVersion.Group, Version: "v1", Resource: monitoringv1.PodMonitorName}
+	prometheusRules = schema.GroupVersionResource{Group: monitoringv1.SchemeGroupVersion.Group, Version: "v1", Resource: monitoringv1.PrometheusRuleName}
+)
+
+// WaitLoaded waits until the stack's Prometheus has loaded every ServiceMonitor, PodMonitor
+// and PrometheusRule of namespace ns that it selects: a scrape job of each monitor in its
+// configuration, a rule file of each rule. The operator writes them into a Secret and a
+// ConfigMap mounted in the Prometheus pod, which the kubelet refreshes only at its periodic
+// resync, about a minute, or at once when the pod changes: while something is missing,
+// WaitLoaded annotates the pod every 5 s. It returns how long the wait took.
+func WaitLoaded(ctx context.Context, cfg *rest.Config, ns string, timeout time.Duration) (time.Duration, error) {
+	cs, dyn, err := clients(cfg)
+	if err != nil {
+		return 0, err
+	}
+	prom, err := PrometheusAPI(cfg)
+	if err != nil {
+		return 0, err
+	}
+	began := time.Now()
+	var missing []string
+	var nudged time.Time
+	err = wait.PollUntilContextTimeout(ctx, time.Second, timeout, true, func(ctx context.Context) (bool, error) {
+		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		want, err := selectedObjects(ctx, dyn, ns)
+		if err != nil {
+			missing = []string{err.Error()}
+			return false, nil
+		}
+		missing = nil
+		c, cerr := prom.Config(ctx)
+		rules, rerr := prom.Rules(ctx, nil)
+		if cerr != nil || rerr != nil {
+			missing = []string{fmt.Sprintf("prometheus: %v %v", cerr, rerr)}
+			return false, nil
+		}
+		for _, w := range want {
+			if w.rule {
+				found := false
+				for _, g := range rules.Groups {
+					found = found || strings.Contains(filepath.Base(g.File), ns+"-"+w.name+"-")
+				}
+				if !found {
+					missing = append(missing, "PrometheusRule "+w.name)
+				}
+			} else if !strings.Contains(c.YAML, "job_name: "+w.kind+"/"+ns+"/"+w.name+"/") {
+				missing = append(missing, w.kind+" "+w.name)
+			}
+		}
+		if len(missing) == 0 {
+			return true, nil
+		}
+		if time.Since(nudged) >= 5*time.Second {
+			nudged = time.Now()
+			if err := nudgePrometheus(ctx, cs); err != nil {
+				missing = append(missing, err.Error())
+			}
+		}
+		return false, nil
+	})
+	if err != nil {
+		return time.Since(began), fmt.Errorf("prometheus never loaded %s of namespace %s: %w", strings.Join(missing, ", "), ns, err)
+	}
+	return time.Since(began), nil
+}
+
+// selected is a monitor or rule the stack's Prometheus selects.
+type selected struct {
+	kind, name string // kind as the operator names scrape jobs: serviceMonitor, podMonitor
+	rule       bool
+}
+
+func selectedObjects(ctx context.Context, dyn dynamic.Interface, ns string) ([]selected, error) {
+	sel := metav1.FormatLabelSelector(&metav1.LabelSelector{MatchLabels: SelectorLabels})
+	var out []selected
+	for _, r := range []struct {
+		gvr  schema.GroupVersionResource
+		kind string
+		rule bool
+	}{{serviceMonitors, "serviceMonitor", false}, {podMonitors, "podMonitor", false}, {prometheusRules, "", true}} {
+		list, err := dyn.Resource(r.gvr).Namespace(ns).List(ctx, metav1.ListOptions{LabelSelector: sel})
+		if err != nil {
+			return nil, fmt.Errorf("list %s: %w", r.gvr.Resource, err)
+		}
+		for _, o := range list.Items {
+			out = append(out, selected{kind: r.kind, name: o.GetName(), rule: r.rule})
+		}
+	}
+	return out, nil
+}
+
+// nudgePrometheus changes an annotation of the Prometheus pods, so that the kubelet syncs
+// them, and with them their configuration volumes, now.
+func nudgePrometheus(ctx context.Context, cs kubernetes.Interface) error {
+	pods, err := cs.CoreV1().Pods(StackNamespace).List(ctx, metav1.ListOptions{LabelSelector: "operator.prometheus.io/name=" + PrometheusName})
+	if err != nil {
+		return fmt.Errorf("list Prometheus pods: %w", err)
+	}
+	patch := fmt.Sprintf(`{"metadata":{"annotations":{"ai-assistant.io/resync":%q}}}`, time.Now().UTC().Format(time.RFC3339Nano))
+	for _, p := range pods.Items {
+		if _, err := cs.CoreV1().Pods(StackNamespace).Patch(ctx, p.Name, types.MergePatchType, []byte(patch), metav1.PatchOptions{FieldManager: fieldManager}); err != nil {
+			return fmt.Errorf("annotate %s: %w", p.Name, err)
+		}
+	}
+	return nil
+}
