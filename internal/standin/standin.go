@@ -29,6 +29,9 @@ type Behavior struct {
 	Hang bool `json:"hang"`
 	// Latency delays every /v1 response.
 	Latency Duration `json:"latency"`
+	// ChatLatency delays chat completions only, before their response headers: a model that
+	// takes minutes to answer while its model list, which readiness checks, stays fast.
+	ChatLatency Duration `json:"chatLatency"`
 	// ChunkInterval paces a streamed answer: one chunk (word) per interval, so a long answer
 	// streams for minutes, as a real model's does.
 	ChunkInterval Duration `json:"chunkInterval"`
@@ -281,6 +284,9 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 	}
 	if req.Model == "" || len(req.Messages) == 0 {
 		writeError(w, http.StatusBadRequest, "model and messages are required")
+		return
+	}
+	if b, _ := r.Context().Value(behaviorKey{}).(Behavior); b.ChatLatency > 0 && !sleep(r.Context(), time.Duration(b.ChatLatency)) {
 		return
 	}
 	words := strings.Fields("echo: " + req.Messages[len(req.Messages)-1].Content)

@@ -88,6 +88,27 @@ func TestControlFailLatencyReset(t *testing.T) {
 	}
 }
 
+// ChatLatency slows chat completions alone: the model list, which readiness reads, stays fast.
+func TestChatLatencyKeepsModelsFast(t *testing.T) {
+	t.Parallel()
+	_, url := newStandin(t)
+	if code, body := do(t, "POST", url+"/control", `{"chatLatency":"400ms"}`); code != 200 || !strings.Contains(body, `"chatLatency":"400ms"`) {
+		t.Fatalf("set chatLatency = %d %s", code, body)
+	}
+	start := time.Now()
+	if code, _ := do(t, "GET", url+"/v1/models", ""); code != 200 || time.Since(start) >= 400*time.Millisecond {
+		t.Errorf("models with chat latency = %d in %s, want 200 at once", code, time.Since(start))
+	}
+	start = time.Now()
+	code, body := do(t, "POST", url+"/v1/chat/completions", `{"model":"m","messages":[{"role":"user","content":"slow"}]}`)
+	if code != 200 || !strings.Contains(body, "echo: slow") {
+		t.Errorf("chat with latency = %d %s, want 200", code, body)
+	}
+	if took := time.Since(start); took < 400*time.Millisecond {
+		t.Errorf("chat latency 400ms answered in %s", took)
+	}
+}
+
 func TestHangReleasedByClientOrReset(t *testing.T) {
 	t.Parallel()
 	s, url := newStandin(t)

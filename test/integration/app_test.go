@@ -130,6 +130,9 @@ type app struct {
 	deps    stack.Dependencies
 	kubectl *k8s.KubectlOptions
 	helm    *helm.Options
+	// ingress, when set, makes load go through the release's Ingress over HTTPS instead of
+	// the main Service's node port (ingress_test.go).
+	ingress *ingressRoute
 }
 
 // mainPorts are the node ports the shared cluster maps to 127.0.0.1 that a release's main
@@ -389,11 +392,16 @@ func (a *app) loadObserved(ctx context.Context, keepAlive bool, d time.Duration,
 		err error
 		wg  sync.WaitGroup
 	)
+	target, client := url(a.port, "/"), (*http.Client)(nil)
+	if a.ingress != nil {
+		target, client = a.ingress.url("/"), a.ingress.client(keepAlive)
+	}
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
 		res, err = loadgen.Run(ctx, loadgen.Options{
-			URL:         url(a.port, "/"), // a user route: the cutover counts it, unlike probes
+			URL:         target, // a user route: the cutover counts it, unlike probes
+			Client:      client, // nil: loadgen's own, with keep-alive as asked
 			Rate:        200,
 			Duration:    d,
 			MaxRequests: int(200 * d.Seconds() * 1.1),

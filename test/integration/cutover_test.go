@@ -49,127 +49,146 @@ func TestCutoverUnderLoad(t *testing.T) {
 		mode := map[bool]string{true: "keep-alive", false: "fresh connections"}[keepAlive]
 		t.Run(strings.ReplaceAll(mode, " ", "-"), func(t *testing.T) {
 			a.t = t
-			ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
-			defer cancel()
-			loadCtx, stopLoad := context.WithCancel(ctx)
-			defer stopLoad()
-			// A watch: each selector change is timed as it is delivered, with no polling.
-			watch := stack.WatchSelector(a.c.Clientset, a.ns, release)
-			began := time.Now()
-			follow := &follower{}
-			wait := a.loadObserved(loadCtx, keepAlive, 10*time.Minute, follow.observe)
-
-			window(5 * time.Second) // the "before" figures
-			firstSwitch := time.Now()
-
-			steps := [][]string{
-				append([]string{"deploy", "--tag", a.otherVersion(), "--scale-down-delay", "10m"}, fastGates...),
-				// Each rollback switches to the colour kept at full size: back to the old version,
-				// then to the new one again, and so on.
-				append([]string{"rollback"}, fastGates...),
-				append([]string{"rollback"}, fastGates...),
-				append([]string{"rollback"}, fastGates...),
-				append([]string{"rollback"}, fastGates...),
-			}
-			var switchSteps []time.Duration
-			var decisions []time.Time // when each switch step began
-			for _, s := range steps {
-				code, res, out := a.bluegreen(ctx, s...)
-				require.Equal(t, 0, code, "bluegreen %s failed:\n%s", s[0], lastLines(out, 30))
-				name, detail, took, started := switchStep(t, res)
-				t.Logf("switch step of bluegreen %s: %s: %s, %s from the decision (the gates passed) to the step reading the Service's new selector", s[0], name, detail, took)
-				switchSteps = append(switchSteps, took)
-				decisions = append(decisions, started)
-			}
-			slices.Sort(switchSteps)
-			t.Logf("switch step (decision -> the whole Helm upgrade done and the new selector read back): median %s, min %s, max %s over %d switches",
-				switchSteps[len(switchSteps)/2], switchSteps[0], switchSteps[len(switchSteps)-1], len(switchSteps))
-
-			// The seed's way, for comparison: patch the selector to the idle colour (still at full
-			// size) and back, outside Helm.
-			active := a.activeColor()
-			idle := map[string]string{"blue": "green", "green": "blue"}[active]
-			patches := []stack.Switch{{At: time.Now(), Color: idle}}
-			// Each patch waits until the load itself has moved: keep-alive connections follow
-			// only as the server recycles them.
-			a.patchSelector(idle)
-			follow.waitMoved(t, idle)
-			patches = append(patches, stack.Switch{At: time.Now(), Color: active})
-			a.patchSelector(active)
-			follow.waitMoved(t, active)
-
-			code, _, out := a.bluegreen(ctx, "finalize", "--now")
-			require.Equal(t, 0, code, "finalize:\n%s", out)
-			desired, _ := deploymentReplicas(t, a, idle)
-			assert.Zero(t, desired, "the old colour is scaled down")
-			afterFinalize := time.Now()
-			window(5 * time.Second) // the "after" figures
-			stopLoad()
-			res := wait()
-			events := watch.Stop()
-
-			t.Logf("%s: %d requests in %s, %d non-2xx, %d transport errors", mode, res.Total, time.Since(began).Round(time.Second), res.Non2xx, res.TransportErrors)
-			// The command's switches are the selector changes seen before the first patch; each
-			// is measured until the next switch, the patches from the instant they were sent.
-			var switches []stack.Switch
-			for _, e := range events {
-				if e.At.Before(patches[0].At) {
-					switches = append(switches, e)
-				}
-			}
-			require.GreaterOrEqual(t, len(switches), 5, "five cutovers seen on the Service: %v", events)
-			// The selector change itself, as the watch delivered it (an upper bound), from the
-			// step's start: the Helm upgrade goes on after it (Deployments, HPAs, the release
-			// records), which the step's own figure includes.
-			var toSelector []time.Duration
-			for _, d := range decisions {
-				for _, e := range switches {
-					if !e.At.Before(d) {
-						toSelector = append(toSelector, e.At.Sub(d))
-						break
-					}
-				}
-			}
-			require.Len(t, toSelector, len(decisions), "a selector change after each switch step began: %v", switches)
-			slices.Sort(toSelector)
-			t.Logf("decision -> Service selector changed (watch event): median %s, min %s, max %s over %d switches",
-				toSelector[len(toSelector)/2].Round(time.Millisecond), toSelector[0].Round(time.Millisecond), toSelector[len(toSelector)-1].Round(time.Millisecond), len(toSelector))
-			measure := func(how string, list []stack.Switch, end time.Time) {
-				for j, e := range list {
-					until := end
-					if j+1 < len(list) {
-						until = list[j+1].At
-					}
-					lat, err := res.SwitchLatencyWithin(e.At, until, "X-App-Color", e.Color)
-					if err != nil {
-						t.Errorf("switch to %s at %s (%s): responses never all came from %s: %v", e.Color, e.At.Format("15:04:05.000"), how, e.Color, err)
-						for _, w := range res.Windows {
-							if !w.Start.Before(e.At.Add(-time.Second)) && w.Start.Before(until) {
-								t.Logf("  %s: %d requests, colours %v", w.Start.Format("15:04:05"), w.Requests, w.Counts["X-App-Color"])
-							}
-						}
-						continue
-					}
-					t.Logf("switch to %-5s via %-24s traffic moved in %s", e.Color, how, lat.Round(time.Millisecond))
-				}
-			}
-			measure("bluegreen (helm upgrade)", switches, patches[0].At)
-			measure("seed: kubectl patch", patches, afterFinalize)
-			for _, p := range []struct {
-				name     string
-				from, to time.Time
-			}{
-				{"before", res.Start, firstSwitch},
-				{"during", firstSwitch, afterFinalize},
-				{"after", afterFinalize, res.Start.Add(res.Elapsed)},
-			} {
-				lat, n := res.LatencyBetween(p.from, p.to)
-				t.Logf("latency %-6s p50 %s p99 %s (%d requests)", p.name, lat.P50.Round(100*time.Microsecond), lat.P99.Round(100*time.Microsecond), n)
-			}
-			assert.Zero(t, res.Non2xx+res.TransportErrors, "requests failed during the cutovers (%s)", mode)
-			assert.GreaterOrEqual(t, res.RequestsPerSecond, 180.0, "the load kept its rate")
+			cutoverUnderLoad(t, a, keepAlive, mode)
 		})
 	}
+}
+
+// cutoverUnderLoad is one mode of TestCutoverUnderLoad, wherever a.loadObserved sends the load
+// (the main Service's node port, or an Ingress: TestIngressCutoverUnderLoad).
+func cutoverUnderLoad(t *testing.T, a *app, keepAlive bool, mode string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	defer cancel()
+	loadCtx, stopLoad := context.WithCancel(ctx)
+	defer stopLoad()
+	// A watch: each selector change is timed as it is delivered, with no polling.
+	watch := stack.WatchSelector(a.c.Clientset, a.ns, release)
+	began := time.Now()
+	follow := &follower{}
+	wait := a.loadObserved(loadCtx, keepAlive, 10*time.Minute, follow.observe)
+
+	window(5 * time.Second) // the "before" figures
+	firstSwitch := time.Now()
+
+	steps := [][]string{
+		append([]string{"deploy", "--tag", a.otherVersion(), "--scale-down-delay", "10m"}, fastGates...),
+		// Each rollback switches to the colour kept at full size: back to the old version,
+		// then to the new one again, and so on.
+		append([]string{"rollback"}, fastGates...),
+		append([]string{"rollback"}, fastGates...),
+		append([]string{"rollback"}, fastGates...),
+		append([]string{"rollback"}, fastGates...),
+	}
+	var switchSteps []time.Duration
+	var decisions []time.Time // when each switch step began
+	for _, s := range steps {
+		code, res, out := a.bluegreen(ctx, s...)
+		require.Equal(t, 0, code, "bluegreen %s failed:\n%s", s[0], lastLines(out, 30))
+		name, detail, took, started := switchStep(t, res)
+		t.Logf("switch step of bluegreen %s: %s: %s, %s from the decision (the gates passed) to the step reading the Service's new selector", s[0], name, detail, took)
+		switchSteps = append(switchSteps, took)
+		decisions = append(decisions, started)
+		if a.ingress != nil {
+			// An ingress controller follows the Service's endpoints on its own schedule (Traefik
+			// reloads at most every 2 s, later on a busy machine): the next switch waits until the
+			// load has moved, so that each switch is measured on its own.
+			follow.waitMoved(t, name[strings.LastIndex(name, " ")+1:])
+		}
+	}
+	slices.Sort(switchSteps)
+	t.Logf("switch step (decision -> the whole Helm upgrade done and the new selector read back): median %s, min %s, max %s over %d switches",
+		switchSteps[len(switchSteps)/2], switchSteps[0], switchSteps[len(switchSteps)-1], len(switchSteps))
+
+	// The seed's way, for comparison: patch the selector to the idle colour (still at full
+	// size) and back, outside Helm.
+	active := a.activeColor()
+	idle := map[string]string{"blue": "green", "green": "blue"}[active]
+	patches := []stack.Switch{{At: time.Now(), Color: idle}}
+	// Each patch waits until the load itself has moved: keep-alive connections follow
+	// only as the server recycles them.
+	a.patchSelector(idle)
+	follow.waitMoved(t, idle)
+	patches = append(patches, stack.Switch{At: time.Now(), Color: active})
+	a.patchSelector(active)
+	follow.waitMoved(t, active)
+
+	code, _, out := a.bluegreen(ctx, "finalize", "--now")
+	require.Equal(t, 0, code, "finalize:\n%s", out)
+	desired, _ := deploymentReplicas(t, a, idle)
+	assert.Zero(t, desired, "the old colour is scaled down")
+	afterFinalize := time.Now()
+	window(5 * time.Second) // the "after" figures
+	stopLoad()
+	res := wait()
+	events := watch.Stop()
+
+	t.Logf("%s: %d requests in %s, %d non-2xx, %d transport errors", mode, res.Total, time.Since(began).Round(time.Second), res.Non2xx, res.TransportErrors)
+	// The command's switches are the selector changes seen before the first patch; each
+	// is measured until the next switch, the patches from the instant they were sent.
+	var switches []stack.Switch
+	for _, e := range events {
+		if e.At.Before(patches[0].At) {
+			switches = append(switches, e)
+		}
+	}
+	require.GreaterOrEqual(t, len(switches), 5, "five cutovers seen on the Service: %v", events)
+	// The selector change itself, as the watch delivered it (an upper bound), from the
+	// step's start: the Helm upgrade goes on after it (Deployments, HPAs, the release
+	// records), which the step's own figure includes.
+	var toSelector []time.Duration
+	for _, d := range decisions {
+		for _, e := range switches {
+			if !e.At.Before(d) {
+				toSelector = append(toSelector, e.At.Sub(d))
+				break
+			}
+		}
+	}
+	require.Len(t, toSelector, len(decisions), "a selector change after each switch step began: %v", switches)
+	slices.Sort(toSelector)
+	t.Logf("decision -> Service selector changed (watch event): median %s, min %s, max %s over %d switches",
+		toSelector[len(toSelector)/2].Round(time.Millisecond), toSelector[0].Round(time.Millisecond), toSelector[len(toSelector)-1].Round(time.Millisecond), len(toSelector))
+	var moved []time.Duration // by the bluegreen switches, measured first
+	measure := func(how string, list []stack.Switch, end time.Time) {
+		for j, e := range list {
+			until := end
+			if j+1 < len(list) {
+				until = list[j+1].At
+			}
+			lat, err := res.SwitchLatencyWithin(e.At, until, "X-App-Color", e.Color)
+			if err != nil {
+				t.Errorf("switch to %s at %s (%s): responses never all came from %s: %v", e.Color, e.At.Format("15:04:05.000"), how, e.Color, err)
+				for _, w := range res.Windows {
+					if !w.Start.Before(e.At.Add(-time.Second)) && w.Start.Before(until) {
+						t.Logf("  %s: %d requests, colours %v", w.Start.Format("15:04:05"), w.Requests, w.Counts["X-App-Color"])
+					}
+				}
+				continue
+			}
+			t.Logf("switch to %-5s via %-24s traffic moved in %s", e.Color, how, lat.Round(time.Millisecond))
+			moved = append(moved, lat)
+		}
+	}
+	measure("bluegreen (helm upgrade)", switches, patches[0].At)
+	if len(moved) > 0 {
+		slices.Sort(moved)
+		t.Logf("%s: traffic moved after a bluegreen switch (selector change -> last old-colour response): median %s, min %s, max %s over %d switches",
+			mode, moved[len(moved)/2].Round(time.Millisecond), moved[0].Round(time.Millisecond), moved[len(moved)-1].Round(time.Millisecond), len(moved))
+	}
+	measure("seed: kubectl patch", patches, afterFinalize)
+	for _, p := range []struct {
+		name     string
+		from, to time.Time
+	}{
+		{"before", res.Start, firstSwitch},
+		{"during", firstSwitch, afterFinalize},
+		{"after", afterFinalize, res.Start.Add(res.Elapsed)},
+	} {
+		lat, n := res.LatencyBetween(p.from, p.to)
+		t.Logf("latency %-6s p50 %s p99 %s (%d requests)", p.name, lat.P50.Round(100*time.Microsecond), lat.P99.Round(100*time.Microsecond), n)
+	}
+	assert.Zero(t, res.Non2xx+res.TransportErrors, "requests failed during the cutovers (%s)", mode)
+	assert.GreaterOrEqual(t, res.RequestsPerSecond, 180.0, "the load kept its rate")
 }
 
 // switchStep finds the switch step in the command's JSON result: its name, its detail and its

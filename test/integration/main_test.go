@@ -34,6 +34,10 @@ func TestMain(m *testing.M) {
 		fmt.Fprintf(os.Stderr, "remove metrics-server: %v\n", err)
 		code = 1
 	}
+	if err := removeIngressStack(); err != nil {
+		fmt.Fprintf(os.Stderr, "remove the ingress stack: %v\n", err)
+		code = 1
+	}
 	if err := removeArgoCD(); err != nil {
 		fmt.Fprintf(os.Stderr, "remove Argo CD: %v\n", err)
 		code = 1
