@@ -727,23 +727,26 @@ func WaitLoaded(ctx context.Context, cfg *rest.Config, ns string, timeout time.D
 		return 0, err
 	}
 	began := time.Now()
-	var missing []string
-	var nudged time.Time
+	var (
+		missing []string // what the last complete reading lacked
+		lastErr error    // the last reading's error, if it failed
+		nudged  time.Time
+	)
 	err = wait.PollUntilContextTimeout(ctx, time.Second, timeout, true, func(ctx context.Context) (bool, error) {
 		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		defer cancel()
 		want, err := selectedObjects(ctx, dyn, ns)
 		if err != nil {
-			missing = []string{err.Error()}
+			lastErr = err
 			return false, nil
 		}
-		missing = nil
 		c, cerr := prom.Config(ctx)
 		rules, rerr := prom.Rules(ctx, nil)
 		if cerr != nil || rerr != nil {
-			missing = []string{fmt.Sprintf("prometheus: %v %v", cerr, rerr)}
+			lastErr = fmt.Errorf("prometheus: %v %v", cerr, rerr)
 			return false, nil
 		}
+		lastErr, missing = nil, nil
 		for _, w := range want {
 			if w.rule {
 				found := false
@@ -762,14 +765,13 @@ func WaitLoaded(ctx context.Context, cfg *rest.Config, ns string, timeout time.D
 		}
 		if time.Since(nudged) >= 5*time.Second {
 			nudged = time.Now()
-			if err := nudgePrometheus(ctx, cs); err != nil {
-				missing = append(missing, err.Error())
-			}
+			lastErr = nudgePrometheus(ctx, cs)
 		}
 		return false, nil
 	})
 	if err != nil {
-		return time.Since(began), fmt.Errorf("prometheus never loaded %s of namespace %s: %w", strings.Join(missing, ", "), ns, err)
+		return time.Since(began), fmt.Errorf("prometheus had not loaded %s of namespace %s after %s (last error: %v): %w",
+			strings.Join(missing, ", "), ns, time.Since(began).Round(time.Second), lastErr, err)
 	}
 	return time.Since(began), nil
 }

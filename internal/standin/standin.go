@@ -25,6 +25,10 @@ const DefaultScope = "default"
 type Behavior struct {
 	// Fail answers every /v1 request with HTTP 500.
 	Fail bool `json:"fail"`
+	// FailCompletions answers chat completions with HTTP 500 and still lists models:
+	// inference down while the provider's API answers, which a readiness check (a model
+	// list) cannot see, so the server stays in rotation and returns the errors.
+	FailCompletions bool `json:"failCompletions"`
 	// Hang holds every /v1 request open until the client gives up or the behaviour changes.
 	Hang bool `json:"hang"`
 	// Latency delays every /v1 response.
@@ -277,6 +281,10 @@ type Message struct {
 }
 
 func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
+	if b, _ := r.Context().Value(behaviorKey{}).(Behavior); b.FailCompletions {
+		writeError(w, http.StatusInternalServerError, "stand-in told to fail completions")
+		return
+	}
 	var req ChatRequest
 	if err := json.NewDecoder(io.LimitReader(r.Body, 8<<20)).Decode(&req); err != nil {
 		writeError(w, http.StatusBadRequest, "invalid chat request: "+err.Error())

@@ -109,6 +109,26 @@ func TestChatLatencyKeepsModelsFast(t *testing.T) {
 	}
 }
 
+// FailCompletions fails inference alone: the model list, which readiness reads, still answers.
+func TestFailCompletionsKeepsModels(t *testing.T) {
+	t.Parallel()
+	_, url := newStandin(t)
+	if code, body := do(t, "POST", url+"/control", `{"failCompletions":true}`); code != 200 || !strings.Contains(body, `"failCompletions":true`) {
+		t.Fatalf("set failCompletions = %d %s", code, body)
+	}
+	if code, _ := do(t, "GET", url+"/v1/models", ""); code != 200 {
+		t.Errorf("models while completions fail = %d, want 200", code)
+	}
+	chat := `{"model":"deepseek-chat","messages":[{"role":"user","content":"hi"}]}`
+	if code, _ := do(t, "POST", url+"/v1/chat/completions", chat); code != 500 {
+		t.Errorf("chat while completions fail = %d, want 500", code)
+	}
+	do(t, "POST", url+"/control", `{}`)
+	if code, _ := do(t, "POST", url+"/v1/chat/completions", chat); code != 200 {
+		t.Errorf("chat after reset = %d, want 200", code)
+	}
+}
+
 func TestHangReleasedByClientOrReset(t *testing.T) {
 	t.Parallel()
 	s, url := newStandin(t)

@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	metricsclient "k8s.io/metrics/pkg/client/clientset/versioned"
@@ -159,8 +160,9 @@ func TestAutoscalingCPU(t *testing.T) {
 // hpaSample is one reading of an HPA and its target.
 type hpaSample struct {
 	at                         time.Time
-	cpu, memory                *int32 // current average utilisation; nil while unknown
-	desired, current, replicas int32  // HPA status, and the Deployment's spec.replicas
+	cpu, memory                *int32             // current average utilisation; nil while unknown
+	rps                        *resource.Quantity // http_requests_per_second per pod, when the HPA has it
+	desired, current, replicas int32              // HPA status, and the Deployment's spec.replicas
 }
 
 func (s hpaSample) String() string {
@@ -170,7 +172,11 @@ func (s hpaSample) String() string {
 		}
 		return fmt.Sprintf("%d%%", *p)
 	}
-	return fmt.Sprintf("cpu %s, memory %s, desired %d, current %d, deployment %d", pct(s.cpu), pct(s.memory), s.desired, s.current, s.replicas)
+	rps := ""
+	if s.rps != nil {
+		rps = fmt.Sprintf(", http_requests_per_second %s", s.rps)
+	}
+	return fmt.Sprintf("cpu %s, memory %s%s, desired %d, current %d, deployment %d", pct(s.cpu), pct(s.memory), rps, s.desired, s.current, s.replicas)
 }
 
 // hpaWatch reads a colour's HPA, Deployment and pod metrics every second and keeps what the
@@ -222,6 +228,9 @@ func (w *hpaWatch) sample(ctx context.Context) (hpaSample, error) {
 	}
 	s := hpaSample{at: time.Now(), desired: hpa.Status.DesiredReplicas, current: hpa.Status.CurrentReplicas, replicas: ptr.Deref(d.Spec.Replicas, 1)}
 	for _, m := range hpa.Status.CurrentMetrics {
+		if m.Type == autoscalingv2.PodsMetricSourceType && m.Pods != nil && m.Pods.Metric.Name == "http_requests_per_second" {
+			s.rps = m.Pods.Current.AverageValue
+		}
 		if m.Type != autoscalingv2.ResourceMetricSourceType || m.Resource == nil {
 			continue
 		}
@@ -238,6 +247,9 @@ func (w *hpaWatch) sample(ctx context.Context) (hpaSample, error) {
 // podMetrics follows one pod of the colour through the metrics API: how often its sample
 // changes is the resolution the HPA sees.
 func (w *hpaWatch) podMetrics(ctx context.Context) {
+	if w.metrics == nil {
+		return // a test of the custom metric alone, with no resource metrics API asked for
+	}
 	list, err := w.metrics.MetricsV1beta1().PodMetricses(w.a.ns).List(ctx, metav1.ListOptions{LabelSelector: "color=" + w.color})
 	if err != nil {
 		return // the HPA readings are what the test asserts; this is a figure

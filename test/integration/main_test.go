@@ -30,6 +30,10 @@ func deleteAfterSuite(o cluster.Options) {
 
 func TestMain(m *testing.M) {
 	code := m.Run()
+	if err := removeMonitoringStack(); err != nil {
+		fmt.Fprintf(os.Stderr, "remove the monitoring stack: %v\n", err)
+		code = 1
+	}
 	if err := removeMetricsPipeline(); err != nil {
 		fmt.Fprintf(os.Stderr, "remove metrics-server: %v\n", err)
 		code = 1
