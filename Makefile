@@ -6,7 +6,7 @@ SHELL := /usr/bin/env bash
 ##@ Newcomer
 
 .PHONY: demo
-demo: ## Cluster, images, install, a cutover under load, and a report (cluster stays up).
+demo: ## Cluster, images, install, a cutover under load, and a report (cluster stays up; MONITORING=1 adds Prometheus).
 	hack/demo.sh
 
 .PHONY: test

@@ -20,8 +20,9 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	// INGRESS=1 adds the ingress stack and the chart's Ingress.
-	o := demo.Options{RepoRoot: root, Out: os.Stdout, Ingress: os.Getenv("INGRESS") == "1"}
+	// MONITORING=1 adds the monitoring stack and a report of what Prometheus saw; INGRESS=1
+	// the ingress stack and the chart's Ingress.
+	o := demo.Options{RepoRoot: root, Out: os.Stdout, Monitoring: os.Getenv("MONITORING") == "1", Ingress: os.Getenv("INGRESS") == "1"}
 	if err := demo.Run(ctx, o); err != nil {
 		fmt.Fprintln(os.Stderr, "error:", err)
 		os.Exit(1)

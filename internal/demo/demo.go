@@ -24,6 +24,7 @@ import (
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/cluster"
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/ingress"
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/loadgen"
+	"github.com/ai-assistant-chart/ai-assistant-chart/internal/monitoring"
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/stack"
 )
 
@@ -42,6 +43,10 @@ type Options struct {
 	// Ingress installs the ingress stack (Traefik serving class nginx, cert-manager with a CA
 	// ClusterIssuer) and the chart's Ingress on IngressHost (`INGRESS=1 make demo`).
 	Ingress bool
+	// Monitoring installs the monitoring stack (prometheus-operator, Prometheus,
+	// prometheus-adapter) and the chart's ServiceMonitor and PrometheusRule, and reports what
+	// Prometheus saw of the cutover (`MONITORING=1 make demo`).
+	Monitoring bool
 }
 
 // Run performs the demo and writes its progress and report to o.Out.
@@ -76,6 +81,20 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 
+	if o.Monitoring {
+		step("monitoring stack: prometheus-operator, Prometheus, prometheus-adapter in namespace %s", monitoring.StackNamespace)
+		so, tarballs, err := monitoring.PrepareStack(ctx, o.RepoRoot, detail)
+		if err != nil {
+			return err
+		}
+		if err := c.LoadImageArchives(ctx, tarballs...); err != nil {
+			return err
+		}
+		if err := monitoring.InstallStack(ctx, c.RESTConfig, so); err != nil {
+			return err
+		}
+	}
+
 	caPath := filepath.Join(o.RepoRoot, ".cache", "demo-ingress-ca.crt")
 	if o.Ingress {
 		step("ingress stack: Traefik (class %s) on 127.0.0.1:%d and :%d, cert-manager with ClusterIssuer %s", ingress.ClassName, ingress.HTTPNodePort, ingress.HTTPSNodePort, ingress.ClusterIssuer)
@@ -104,6 +123,9 @@ func Run(ctx context.Context, o Options) error {
 	if o.Ingress {
 		vals["ingress"] = ingressValues()
 	}
+	if o.Monitoring {
+		vals["metrics"] = monitoringValues()
+	}
 	if err := stack.WriteValues(valuesFile, vals); err != nil {
 		return err
 	}
@@ -121,6 +143,13 @@ func Run(ctx context.Context, o Options) error {
 	}
 	if err := waitReady(ctx, fmt.Sprintf("http://127.0.0.1:%d/ready", stack.ActiveNodePort)); err != nil {
 		return err
+	}
+	if o.Monitoring {
+		took, err := monitoring.WaitLoaded(ctx, c.RESTConfig, o.Namespace, 3*time.Minute)
+		if err != nil {
+			return err
+		}
+		detail("Prometheus loaded the release's ServiceMonitor and PrometheusRule in %s", took.Round(100*time.Millisecond))
 	}
 
 	step("cutover blue -> green (%s) under %.0f requests/s of keep-alive traffic on 127.0.0.1:%d", stack.Versions[1], o.Rate, stack.ActiveNodePort)
@@ -167,6 +196,11 @@ func Run(ctx context.Context, o Options) error {
 	}
 	detail("latency p50 %s p99 %s", res.Latency.P50.Round(100*time.Microsecond), res.Latency.P99.Round(100*time.Microsecond))
 	detail("helm history:\n%s", indent(history))
+	if o.Monitoring {
+		if err := reportMonitoring(ctx, c, o.Namespace, detail); err != nil {
+			return err
+		}
+	}
 	bg := fmt.Sprintf("go run ./hack/bluegreen --kubeconfig %s -n %s", c.KubeconfigPath, o.Namespace)
 	fmt.Fprintf(o.Out, `
 The cluster and the release stay up.
@@ -241,4 +275,56 @@ func waitReady(ctx context.Context, url string) error {
 
 func indent(s string) string {
 	return "      " + strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n      ")
+}
+
+// monitoringValues turn on the chart's ServiceMonitor (every 5 s) and PrometheusRule, labelled
+// for the stack's Prometheus.
+func monitoringValues() map[string]any {
+	labels := map[string]any{}
+	for k, v := range monitoring.SelectorLabels {
+		labels[k] = v
+	}
+	return map[string]any{
+		"serviceMonitor": map[string]any{"enabled": true, "interval": "5s", "labels": labels},
+		"prometheusRule": map[string]any{"enabled": true, "labels": labels},
+	}
+}
+
+// demoQuery is what the report asks Prometheus: the users' request rate by colour over the
+// cutover.
+const demoQuery = `sum by (color) (rate(http_requests_total{namespace=%q, route!~"/health|/ready|/metrics"}[1m]))`
+
+// reportMonitoring prints the release's scrape targets and the request rate by colour as the
+// stack's Prometheus saw them, once the cutover's traffic has been scraped.
+func reportMonitoring(ctx context.Context, c *cluster.Cluster, ns string, detail func(string, ...any)) error {
+	prom, err := monitoring.PrometheusAPI(c.RESTConfig)
+	if err != nil {
+		return err
+	}
+	q := fmt.Sprintf(demoQuery, ns)
+	var last string
+	err = wait.PollUntilContextTimeout(ctx, time.Second, time.Minute, true, func(ctx context.Context) (bool, error) {
+		v, _, _, err := prom.Query(ctx, q, time.Now())
+		if err != nil {
+			last = err.Error()
+			return false, nil
+		}
+		last = v.String()
+		return strings.Contains(last, `color="green"`), nil
+	})
+	if err != nil {
+		return fmt.Errorf("prometheus never saw green's traffic (%s): %w", last, err)
+	}
+	detail("prometheus: %s\n%s", q, indent(last))
+	targets, err := prom.Targets(ctx)
+	if err != nil {
+		return err
+	}
+	for _, t := range targets.Active {
+		if string(t.Labels["namespace"]) == ns {
+			detail("target %s pod %s color %s: %s", t.Labels["job"], t.Labels["pod"], t.Labels["color"], t.Health)
+		}
+	}
+	detail("query it yourself: kubectl get --raw '%s/api/v1/query?query=up'", monitoring.PrometheusProxyPath)
+	return nil
 }
