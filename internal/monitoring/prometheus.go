@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -430,8 +431,11 @@ func stackObjects(o StackOptions) (stack, error) {
 	if o.OperatorDir != "" {
 		dir := filepath.Join(o.OperatorDir, "example", "prometheus-operator-crd")
 		files, err := filepath.Glob(filepath.Join(dir, "*.yaml"))
-		if err != nil || len(files) == 0 {
-			return m, fmt.Errorf("no CRDs in %s (%v)", dir, err)
+		if err != nil {
+			return m, fmt.Errorf("list CRDs in %s: %w", dir, err)
+		}
+		if len(files) == 0 {
+			return m, fmt.Errorf("no CRDs in %s", dir)
 		}
 		for _, f := range files {
 			crd := &unstructured.Unstructured{}
@@ -743,7 +747,7 @@ func WaitLoaded(ctx context.Context, cfg *rest.Config, ns string, timeout time.D
 		c, cerr := prom.Config(ctx)
 		rules, rerr := prom.Rules(ctx, nil)
 		if cerr != nil || rerr != nil {
-			lastErr = fmt.Errorf("prometheus: %v %v", cerr, rerr)
+			lastErr = fmt.Errorf("prometheus: %w", errors.Join(cerr, rerr))
 			return false, nil
 		}
 		lastErr, missing = nil, nil
@@ -770,8 +774,8 @@ func WaitLoaded(ctx context.Context, cfg *rest.Config, ns string, timeout time.D
 		return false, nil
 	})
 	if err != nil {
-		return time.Since(began), fmt.Errorf("prometheus had not loaded %s of namespace %s after %s (last error: %v): %w",
-			strings.Join(missing, ", "), ns, time.Since(began).Round(time.Second), lastErr, err)
+		return time.Since(began), fmt.Errorf("prometheus had not loaded %s of namespace %s after %s: %w",
+			strings.Join(missing, ", "), ns, time.Since(began).Round(time.Second), errors.Join(err, lastErr))
 	}
 	return time.Since(began), nil
 }
