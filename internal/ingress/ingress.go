@@ -11,7 +11,11 @@ import (
 	"fmt"
 	"time"
 
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/rest"
+
+	"github.com/ai-assistant-chart/ai-assistant-chart/internal/kubeapply"
 )
 
 const (
@@ -89,11 +93,11 @@ func Install(ctx context.Context, cfg *rest.Config, o Options) (*Stack, error) {
 	logf := func(format string, args ...any) {
 		o.Logf("[%5.1fs] %s", time.Since(start).Seconds(), fmt.Sprintf(format, args...))
 	}
-	k, err := newKube(cfg)
+	k, err := kubeapply.New(cfg, fieldManager)
 	if err != nil {
 		return nil, err
 	}
-	crds, err := readCRDs(o.CRDDir)
+	crds, err := kubeapply.ReadCRDs(o.CRDDir)
 	if err != nil {
 		return nil, err
 	}
@@ -101,16 +105,17 @@ func Install(ctx context.Context, cfg *rest.Config, o Options) (*Stack, error) {
 		what string
 		do   func() error
 	}{
-		{"apply cert-manager's CRDs", func() error { return k.applyAll(ctx, crds) }},
-		{"wait for the CRDs", func() error { return k.waitCRDsEstablished(ctx, crds, o.Timeout) }},
-		{"apply cert-manager", func() error { return k.applyAll(ctx, certManagerObjects(o.CertManager)) }},
-		{"apply Traefik", func() error { return k.applyAll(ctx, traefikObjects(o.Traefik)) }},
+		{"wait for a previous Uninstall", func() error { return waitNotTerminating(ctx, k, o.Timeout, TraefikNamespace, CertManagerNamespace) }},
+		{"apply cert-manager's CRDs", func() error { return k.Apply(ctx, objects(crds)...) }},
+		{"wait for the CRDs", func() error { return k.WaitEstablished(ctx, crds, o.Timeout) }},
+		{"apply cert-manager", func() error { return k.Apply(ctx, certManagerObjects(o.CertManager)...) }},
+		{"apply Traefik", func() error { return k.Apply(ctx, traefikObjects(o.Traefik)...) }},
 		{"wait for cert-manager", func() error {
-			return k.waitDeploymentAvailable(ctx, CertManagerNamespace, certManagerName, o.Timeout, logf)
+			return k.WaitDeploymentAvailable(ctx, CertManagerNamespace, certManagerName, o.Timeout, logf)
 		}},
-		{"apply the issuers", func() error { return k.applyAll(ctx, issuerObjects()) }},
-		{"wait for Traefik", func() error { return k.waitDeploymentAvailable(ctx, TraefikNamespace, traefikName, o.Timeout, logf) }},
-		{"wait for the CA ClusterIssuer", func() error { return k.waitIssuerReady(ctx, ClusterIssuer, o.Timeout, logf) }},
+		{"apply the issuers", func() error { return k.Apply(ctx, issuerObjects()...) }},
+		{"wait for Traefik", func() error { return k.WaitDeploymentAvailable(ctx, TraefikNamespace, traefikName, o.Timeout, logf) }},
+		{"wait for the CA ClusterIssuer", func() error { return waitIssuerReady(ctx, k, ClusterIssuer, o.Timeout, logf) }},
 	}
 	for _, s := range steps {
 		if err := s.do(); err != nil {
@@ -122,7 +127,7 @@ func Install(ctx context.Context, cfg *rest.Config, o Options) (*Stack, error) {
 		HTTPAddr:  fmt.Sprintf("127.0.0.1:%d", HTTPNodePort),
 		HTTPSAddr: fmt.Sprintf("127.0.0.1:%d", HTTPSNodePort),
 	}
-	if st.CAPEM, st.CAPool, err = k.readCA(ctx); err != nil {
+	if st.CAPEM, st.CAPool, err = readCA(ctx, k); err != nil {
 		return nil, err
 	}
 	if err := waitAnswers(ctx, st.HTTPAddr, o.Timeout); err != nil {
@@ -136,16 +141,24 @@ func Install(ctx context.Context, cfg *rest.Config, o Options) (*Stack, error) {
 // deletion removes every Certificate left in the cluster), then the namespaces and the
 // cluster-scoped RBAC and IngressClass. Objects already gone are no error.
 func Uninstall(ctx context.Context, cfg *rest.Config, crdDir string) error {
-	k, err := newKube(cfg)
+	k, err := kubeapply.New(cfg, fieldManager)
 	if err != nil {
 		return err
 	}
-	crds, err := readCRDs(crdDir)
+	crds, err := kubeapply.ReadCRDs(crdDir)
 	if err != nil {
 		return err
 	}
 	objs := append(issuerObjects(), traefikObjects(Image{})...)
 	objs = append(objs, certManagerObjects(Image{})...)
-	objs = append(objs, crds...)
-	return k.deleteAll(ctx, objs)
+	return k.Delete(ctx, append(objs, objects(crds)...)...)
+}
+
+// objects lists unstructured objects as runtime objects.
+func objects(us []*unstructured.Unstructured) []runtime.Object {
+	out := make([]runtime.Object, len(us))
+	for i, u := range us {
+		out[i] = u
+	}
+	return out
 }

@@ -1,9 +1,6 @@
 package ingress
 
 import (
-	"fmt"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -12,6 +9,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/ai-assistant-chart/ai-assistant-chart/internal/kubeapply"
 )
 
 // Traefik's provider recognises the class by the IngressClass's controller, and the node
@@ -30,7 +29,7 @@ func TestTraefikServesClassNginxOnTheMappedPorts(t *testing.T) {
 		case *appsv1.Deployment:
 			deploy = v
 		}
-		u, err := toUnstructured(o)
+		u, err := kubeapply.ToUnstructured(o)
 		require.NoError(t, err)
 		assert.NotEmpty(t, u.GetKind(), "server-side apply needs the kind of %T", o)
 	}
@@ -66,22 +65,4 @@ func TestIssuersBootstrapTheCA(t *testing.T) {
 	secret, _, _ := unstructured.NestedString(ca.Object, "spec", "ca", "secretName")
 	assert.Equal(t, CASecret, secret)
 	assert.Equal(t, CertManagerNamespace, cert.GetNamespace(), "a ClusterIssuer reads its Secret from the cluster resource namespace")
-}
-
-func TestReadCRDs(t *testing.T) {
-	dir := t.TempDir()
-	crd := "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata:\n  name: %s\n"
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "b.yaml"), []byte("---\n"+fmt.Sprintf(crd, "bs.example.com")), 0o644))
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "a.yaml"), []byte(fmt.Sprintf(crd, "as.example.com")), 0o644))
-	got, err := readCRDs(dir)
-	require.NoError(t, err)
-	require.Len(t, got, 2)
-	assert.Equal(t, "as.example.com", got[0].(*unstructured.Unstructured).GetName())
-	assert.Equal(t, "bs.example.com", got[1].(*unstructured.Unstructured).GetName())
-
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "c.yaml"), []byte("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n"), 0o644))
-	_, err = readCRDs(dir)
-	assert.ErrorContains(t, err, "is not a CustomResourceDefinition")
-	_, err = readCRDs(t.TempDir())
-	assert.ErrorContains(t, err, "no CRDs")
 }
