@@ -348,8 +348,12 @@ func (r *run) switchTo(ctx context.Context, st *observe.State, from, to values.C
 		st = next
 		// The switch's own latency, for users and the tests: from the decision (the gates passed)
 		// until the service was read selecting the new colour, the Helm upgrade within it.
-		return fmt.Sprintf("service %s selects %s, %s after the decision (helm upgrade and read back: %s)", st.Service.Name, st.Service.Color,
-			r.c.Clock.Since(decided).Round(time.Millisecond), r.switchTook.Round(time.Millisecond)), false, nil
+		how := "helm upgrade and read back"
+		if _, gitops := r.c.Store.(*release.GitOpsStore); gitops {
+			how = "values written, synced and read back"
+		}
+		return fmt.Sprintf("service %s selects %s, %s after the decision (%s: %s)", st.Service.Name, st.Service.Color,
+			r.c.Clock.Since(decided).Round(time.Millisecond), how, r.switchTook.Round(time.Millisecond)), false, nil
 	})
 	if err != nil && !errors.Is(err, context.Canceled) {
 		return st, r.switchFailed(ctx, st, from, to, err)

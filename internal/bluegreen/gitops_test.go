@@ -278,6 +278,7 @@ func TestGitOpsCommitsEachStepAndWaitsForTheApplicationToSyncIt(t *testing.T) {
 	assert.Equal(t, head, argo.synced[2], "the last commit pushed is the one synced")
 	assert.True(t, argo.sawStale)
 	assert.Contains(t, logs(), "to sync commit "+head[:7], "progress names the commit it waits for")
+	assert.Contains(t, logs(), "(values written, synced and read back: ", "the switch says what its time covers")
 
 	// A sync of the pushed commit that fails ends the wait with the Application's message.
 	argo.fail = "one or more objects failed to apply"
