@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/wait"
 
+	"github.com/ai-assistant-chart/ai-assistant-chart/internal/gomod"
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/kubeapply"
 )
 
@@ -120,7 +121,7 @@ const CertManagerModuleDir = "hack/modules/cert-manager"
 // requires, from the Go module cache (downloaded if missing): the CRDs are read from
 // upstream's module at run time, never copied into this repository.
 func CRDDir(ctx context.Context, repoRoot string) (string, error) {
-	dir, err := kubeapply.ModuleDir(ctx, filepath.Join(repoRoot, CertManagerModuleDir), "github.com/cert-manager/cert-manager")
+	dir, err := gomod.Dir(filepath.Join(repoRoot, CertManagerModuleDir), "github.com/cert-manager/cert-manager")
 	if err != nil {
 		return "", err
 	}

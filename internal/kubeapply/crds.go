@@ -2,13 +2,10 @@ package kubeapply
 
 import (
 	"bytes"
-	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 
@@ -16,29 +13,6 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 )
-
-// ModuleDir returns where the Go module cache holds module at the version the go.mod in
-// moduleDir requires, downloading it when missing. Upstream files a harness needs (CRDs,
-// cluster roles) are read from there at run time, never copied into this repository.
-func ModuleDir(ctx context.Context, moduleDir, module string) (string, error) {
-	cmd := exec.CommandContext(ctx, "go", "mod", "download", "-json", module)
-	cmd.Dir = moduleDir
-	cmd.Env = append(os.Environ(), "GOFLAGS=", "GOWORK=off")
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		return "", fmt.Errorf("go mod download %s in %s: %w: %s", module, moduleDir, err, stderr.String())
-	}
-	var mod struct{ Dir, Error string }
-	if err := json.Unmarshal(out, &mod); err != nil {
-		return "", fmt.Errorf("read go mod download output: %w", err)
-	}
-	if mod.Error != "" || mod.Dir == "" {
-		return "", fmt.Errorf("go mod download %s: %s", module, mod.Error)
-	}
-	return mod.Dir, nil
-}
 
 // ReadCRDs decodes every CustomResourceDefinition in dir's *.yaml files, in file name order;
 // anything else in them is an error, so a wrong directory is not applied.

@@ -5,7 +5,7 @@
 // updates in place what the first created.
 //
 //	k, err := kubeapply.New(cfg, "ai-assistant-monitoring")
-//	crds, err := kubeapply.ReadCRDs(dir)              // upstream's CRDs, from the module cache
+//	crds, err := kubeapply.ReadCRDs(dir)              // upstream's CRDs (gomod.Dir finds them)
 //	err = k.Apply(ctx, crds...)
 //	err = k.WaitEstablished(ctx, crds, time.Minute)  // then their kinds can be applied
 //	err = k.Apply(ctx, objs...)
