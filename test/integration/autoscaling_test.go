@@ -32,6 +32,7 @@ var (
 	metricsOnce      sync.Once
 	metricsErr       error
 	metricsInstalled *cluster.Cluster // uninstalled after the suite (TestMain)
+	metricsUse       *sharedStack
 )
 
 // metricsPipeline installs metrics-server into the shared cluster once per test binary,
@@ -59,6 +60,9 @@ func metricsPipeline(c *cluster.Cluster) error {
 		if metricsErr = c.LoadImageArchives(ctx, r.Path); metricsErr != nil {
 			return
 		}
+		if metricsUse, metricsErr = useStack("metrics-server"); metricsErr != nil {
+			return
+		}
 		metricsInstalled = c
 		metricsErr = monitoring.Install(ctx, c.RESTConfig, monitoring.Options{Image: r.Tag, ImageDigest: r.Info.Digest.String(), Logf: logf})
 	})
@@ -67,13 +71,12 @@ func metricsPipeline(c *cluster.Cluster) error {
 
 // removeMetricsPipeline uninstalls metrics-server if this binary installed it.
 func removeMetricsPipeline() error {
-	if metricsInstalled == nil {
-		return nil
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	fmt.Fprintln(os.Stderr, "removing metrics-server after the suite")
-	return monitoring.Uninstall(ctx, metricsInstalled.RESTConfig)
+	return metricsUse.remove(func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		fmt.Fprintln(os.Stderr, "removing metrics-server after the suite")
+		return monitoring.Uninstall(ctx, metricsInstalled.RESTConfig)
+	})
 }
 
 // TestAutoscalingCPU: with metrics-server serving metrics.k8s.io, the active colour's HPA

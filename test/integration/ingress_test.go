@@ -45,6 +45,7 @@ var (
 	ingressStack     *ingress.Stack
 	ingressCRDDir    string
 	ingressInstalled *cluster.Cluster // uninstalled after the suite (TestMain)
+	ingressUse       *sharedStack
 )
 
 // ingressStackOn installs the ingress stack into the shared cluster once per test binary, for
@@ -80,6 +81,9 @@ func ingressStackOn(c *cluster.Cluster) (*ingress.Stack, error) {
 		if ingressCRDDir, ingressErr = ingress.CRDDir(ctx, repoRoot); ingressErr != nil {
 			return
 		}
+		if ingressUse, ingressErr = useStack("ingress"); ingressErr != nil {
+			return
+		}
 		ingressInstalled = c
 		ingressStack, ingressErr = ingress.Install(ctx, c.RESTConfig, ingress.Options{
 			Traefik: imgs[0], CertManager: imgs[1], CRDDir: ingressCRDDir, Logf: logf,
@@ -91,13 +95,12 @@ func ingressStackOn(c *cluster.Cluster) (*ingress.Stack, error) {
 // removeIngressStack uninstalls the ingress stack if this binary installed it: the cluster is
 // shared with other checkouts, whose tests expect no ingress controller on its ports.
 func removeIngressStack() error {
-	if ingressInstalled == nil {
-		return nil
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	fmt.Fprintln(os.Stderr, "removing the ingress stack (Traefik, cert-manager) after the suite")
-	return ingress.Uninstall(ctx, ingressInstalled.RESTConfig, ingressCRDDir)
+	return ingressUse.remove(func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		fmt.Fprintln(os.Stderr, "removing the ingress stack (Traefik, cert-manager) after the suite")
+		return ingress.Uninstall(ctx, ingressInstalled.RESTConfig, ingressCRDDir)
+	})
 }
 
 // ingressApp installs a release with an Ingress (values from ing), beside the ingress stack's

@@ -34,6 +34,7 @@ var (
 	stackOnce      sync.Once
 	stackErr       error
 	stackInstalled *cluster.Cluster // uninstalled after the suite (TestMain)
+	stackUse       *sharedStack
 )
 
 // monitoringStack installs prometheus-operator, a Prometheus and prometheus-adapter into the
@@ -52,6 +53,9 @@ func monitoringStack(c *cluster.Cluster) error {
 			return
 		}
 		if stackErr = c.LoadImageArchives(ctx, tarballs...); stackErr != nil {
+			return
+		}
+		if stackUse, stackErr = useStack("monitoring"); stackErr != nil {
 			return
 		}
 		stackInstalled = c
@@ -83,13 +87,12 @@ func stackCRDs(c *cluster.Cluster) error {
 
 // removeMonitoringStack uninstalls the stack if this binary installed it.
 func removeMonitoringStack() error {
-	if stackInstalled == nil {
-		return nil
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
-	defer cancel()
-	fmt.Fprintln(os.Stderr, "removing the monitoring stack after the suite")
-	return monitoring.UninstallStack(ctx, stackInstalled.RESTConfig)
+	return stackUse.remove(func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+		defer cancel()
+		fmt.Fprintln(os.Stderr, "removing the monitoring stack after the suite")
+		return monitoring.UninstallStack(ctx, stackInstalled.RESTConfig)
+	})
 }
 
 // selectorLabels are the stack's Prometheus selector as chart values.
