@@ -31,6 +31,7 @@ import (
 	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/restmapper"
 	"k8s.io/utils/ptr"
@@ -125,8 +126,9 @@ func (c *Client) Delete(ctx context.Context, objs ...runtime.Object) error {
 	return errors.Join(errs...)
 }
 
-// ToUnstructured converts a typed object, whose TypeMeta must be set (server-side apply needs
-// the kind), or passes an unstructured one through.
+// ToUnstructured converts a typed object or passes an unstructured one through. Server-side
+// apply needs the kind: a typed object without TypeMeta takes it from client-go's scheme,
+// which knows every built-in kind.
 func ToUnstructured(o runtime.Object) (*unstructured.Unstructured, error) {
 	if u, ok := o.(*unstructured.Unstructured); ok {
 		return u, nil
@@ -137,7 +139,11 @@ func ToUnstructured(o runtime.Object) (*unstructured.Unstructured, error) {
 	}
 	u := &unstructured.Unstructured{Object: m}
 	if u.GetKind() == "" || u.GetAPIVersion() == "" {
-		return nil, fmt.Errorf("%T %q has no apiVersion and kind set", o, u.GetName())
+		gvks, _, err := scheme.Scheme.ObjectKinds(o)
+		if err != nil || len(gvks) == 0 {
+			return nil, fmt.Errorf("%T %q has no apiVersion and kind set, and client-go's scheme does not know it", o, u.GetName())
+		}
+		u.SetGroupVersionKind(gvks[0])
 	}
 	// The converter writes creationTimestamp: null, which apply would own for nothing.
 	unstructured.RemoveNestedField(u.Object, "metadata", "creationTimestamp")

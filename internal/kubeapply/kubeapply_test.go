@@ -9,6 +9,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/utils/ptr"
 )
 
@@ -34,14 +35,20 @@ func TestReadCRDsRefusesOtherKinds(t *testing.T) {
 	}
 }
 
-func TestToUnstructuredNeedsTheKind(t *testing.T) {
+// A built-in kind needs no TypeMeta: the scheme names it. A kind it does not know is
+// refused here rather than by the API server, less clearly, later.
+func TestToUnstructuredFindsTheKind(t *testing.T) {
 	t.Parallel()
-	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "x"}}
-	if _, err := ToUnstructured(cm); err == nil {
-		t.Error("a typed object without apiVersion and kind converted; apply would fail later and less clearly")
+	d := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: "x"}}
+	u, err := ToUnstructured(d)
+	if err != nil || u.GetAPIVersion() != "apps/v1" || u.GetKind() != "Deployment" {
+		t.Errorf("a Deployment without TypeMeta: %s %s, err %v; want apps/v1 Deployment", u.GetAPIVersion(), u.GetKind(), err)
 	}
-	cm.TypeMeta = metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"}
-	u, err := ToUnstructured(cm)
+	if _, err := ToUnstructured(&unregistered{ObjectMeta: metav1.ObjectMeta{Name: "x"}}); err == nil {
+		t.Error("a kind the scheme does not register converted without apiVersion and kind")
+	}
+	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "x"}}
+	u, err = ToUnstructured(cm)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,3 +84,11 @@ func write(t *testing.T, path, content string) {
 		t.Fatal(err)
 	}
 }
+
+// unregistered is a kind no scheme knows.
+type unregistered struct {
+	metav1.TypeMeta
+	metav1.ObjectMeta
+}
+
+func (u *unregistered) DeepCopyObject() runtime.Object { c := *u; return &c }
