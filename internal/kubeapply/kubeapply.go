@@ -153,11 +153,20 @@ func ToUnstructured(o runtime.Object) (*unstructured.Unstructured, error) {
 // WaitEstablished waits until the API server serves every CRD of crds, then forgets what
 // discovery said, so that Apply finds their kinds.
 func (c *Client) WaitEstablished(ctx context.Context, crds []*unstructured.Unstructured, timeout time.Duration) error {
+	if err := WaitCRDsEstablished(ctx, c.Dyn, crds, timeout); err != nil {
+		return err
+	}
+	c.mapper.Reset()
+	return nil
+}
+
+// WaitCRDsEstablished waits until the API server serves every CRD of crds.
+func WaitCRDsEstablished(ctx context.Context, dyn dynamic.Interface, crds []*unstructured.Unstructured, timeout time.Duration) error {
 	gvr := apiextensionsv1.SchemeGroupVersion.WithResource("customresourcedefinitions")
 	var pending string
 	err := wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
 		for _, o := range crds {
-			u, err := c.Dyn.Resource(gvr).Get(ctx, o.GetName(), metav1.GetOptions{})
+			u, err := dyn.Resource(gvr).Get(ctx, o.GetName(), metav1.GetOptions{})
 			if err != nil {
 				pending = o.GetName() + ": " + err.Error()
 				return false, nil
@@ -176,7 +185,6 @@ func (c *Client) WaitEstablished(ctx context.Context, crds []*unstructured.Unstr
 	if err != nil {
 		return fmt.Errorf("CRDs not established within %s (%s): %w", timeout, pending, err)
 	}
-	c.mapper.Reset()
 	return nil
 }
 
@@ -192,10 +200,16 @@ func crdEstablished(crd *apiextensionsv1.CustomResourceDefinition) bool {
 // WaitDeploymentAvailable waits until a Deployment has rolled out its current generation and
 // every replica is available, printing where it stands at most every 10 s.
 func (c *Client) WaitDeploymentAvailable(ctx context.Context, ns, name string, timeout time.Duration, logf func(string, ...any)) error {
+	return WaitDeploymentAvailable(ctx, c.CS, ns, name, timeout, logf)
+}
+
+// WaitDeploymentAvailable is Client.WaitDeploymentAvailable for a caller with only a
+// clientset.
+func WaitDeploymentAvailable(ctx context.Context, cs kubernetes.Interface, ns, name string, timeout time.Duration, logf func(string, ...any)) error {
 	var last string
 	progress := ProgressEvery(10*time.Second, logf)
 	err := wait.PollUntilContextTimeout(ctx, time.Second, timeout, true, func(ctx context.Context) (bool, error) {
-		d, err := c.CS.AppsV1().Deployments(ns).Get(ctx, name, metav1.GetOptions{})
+		d, err := cs.AppsV1().Deployments(ns).Get(ctx, name, metav1.GetOptions{})
 		if err != nil {
 			last = err.Error()
 			return false, nil

@@ -10,6 +10,7 @@ import (
 	"maps"
 	"time"
 
+	"github.com/ai-assistant-chart/ai-assistant-chart/internal/kubeapply"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -23,7 +24,6 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/util/retry"
 	metricsclient "k8s.io/metrics/pkg/client/clientset/versioned"
 	"k8s.io/utils/ptr"
 )
@@ -156,10 +156,12 @@ type step struct {
 func applyServer(ctx context.Context, cs kubernetes.Interface, o Options) error {
 	m := objects(o)
 	steps := []step{
-		{"ServiceAccount", func() error { return createOrUpdate(ctx, cs.CoreV1().ServiceAccounts(Namespace), m.serviceAccount) }},
+		{"ServiceAccount", func() error {
+			return kubeapply.CreateOrUpdate(ctx, cs.CoreV1().ServiceAccounts(Namespace), m.serviceAccount, fieldManager)
+		}},
 		{"ClusterRoles", func() error {
 			for _, r := range m.clusterRoles {
-				if err := createOrUpdate(ctx, cs.RbacV1().ClusterRoles(), r); err != nil {
+				if err := kubeapply.CreateOrUpdate(ctx, cs.RbacV1().ClusterRoles(), r, fieldManager); err != nil {
 					return fmt.Errorf("%s: %w", r.Name, err)
 				}
 			}
@@ -167,15 +169,21 @@ func applyServer(ctx context.Context, cs kubernetes.Interface, o Options) error 
 		}},
 		{"ClusterRoleBindings", func() error {
 			for _, b := range m.clusterRoleBindings {
-				if err := createOrUpdate(ctx, cs.RbacV1().ClusterRoleBindings(), b); err != nil {
+				if err := kubeapply.CreateOrUpdate(ctx, cs.RbacV1().ClusterRoleBindings(), b, fieldManager); err != nil {
 					return fmt.Errorf("%s: %w", b.Name, err)
 				}
 			}
 			return nil
 		}},
-		{"RoleBinding", func() error { return createOrUpdate(ctx, cs.RbacV1().RoleBindings(Namespace), m.authReader) }},
-		{"Service", func() error { return createOrUpdate(ctx, cs.CoreV1().Services(Namespace), m.service) }},
-		{"Deployment", func() error { return createOrUpdate(ctx, cs.AppsV1().Deployments(Namespace), m.deployment) }},
+		{"RoleBinding", func() error {
+			return kubeapply.CreateOrUpdate(ctx, cs.RbacV1().RoleBindings(Namespace), m.authReader, fieldManager)
+		}},
+		{"Service", func() error {
+			return kubeapply.CreateOrUpdate(ctx, cs.CoreV1().Services(Namespace), m.service, fieldManager)
+		}},
+		{"Deployment", func() error {
+			return kubeapply.CreateOrUpdate(ctx, cs.AppsV1().Deployments(Namespace), m.deployment, fieldManager)
+		}},
 	}
 	for _, s := range steps {
 		if err := s.do(); err != nil {
@@ -186,73 +194,16 @@ func applyServer(ctx context.Context, cs kubernetes.Interface, o Options) error 
 }
 
 func applyAPIService(ctx context.Context, dyn dynamic.Interface) error {
-	if err := createOrUpdate(ctx, unstructuredClient{dyn.Resource(apiServices)}, apiService()); err != nil {
+	if err := kubeapply.CreateOrUpdate(ctx, kubeapply.UnstructuredClient{ResourceInterface: dyn.Resource(apiServices)}, apiService(), fieldManager); err != nil {
 		return fmt.Errorf("apply APIService v1beta1.metrics.k8s.io: %w", err)
 	}
 	return nil
 }
 
-// objectClient is what createOrUpdate needs of a typed client.
-type objectClient[T metav1.Object] interface {
-	Get(ctx context.Context, name string, opts metav1.GetOptions) (T, error)
-	Create(ctx context.Context, obj T, opts metav1.CreateOptions) (T, error)
-	Update(ctx context.Context, obj T, opts metav1.UpdateOptions) (T, error)
-}
-
-// createOrUpdate makes obj what the cluster holds: created, or written over the current
-// object at its resource version (retried if someone else wrote in between).
-func createOrUpdate[T metav1.Object](ctx context.Context, c objectClient[T], obj T) error {
-	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		_, err := c.Create(ctx, obj, metav1.CreateOptions{FieldManager: fieldManager})
-		if !apierrors.IsAlreadyExists(err) {
-			return err
-		}
-		cur, err := c.Get(ctx, obj.GetName(), metav1.GetOptions{})
-		if err != nil {
-			return err
-		}
-		obj.SetResourceVersion(cur.GetResourceVersion())
-		_, err = c.Update(ctx, obj, metav1.UpdateOptions{FieldManager: fieldManager})
-		return err
-	})
-}
-
-// unstructuredClient fits a dynamic resource client to objectClient.
-type unstructuredClient struct{ dynamic.ResourceInterface }
-
-func (c unstructuredClient) Get(ctx context.Context, name string, opts metav1.GetOptions) (*unstructured.Unstructured, error) {
-	return c.ResourceInterface.Get(ctx, name, opts)
-}
-
-func (c unstructuredClient) Create(ctx context.Context, obj *unstructured.Unstructured, opts metav1.CreateOptions) (*unstructured.Unstructured, error) {
-	return c.ResourceInterface.Create(ctx, obj, opts)
-}
-
-func (c unstructuredClient) Update(ctx context.Context, obj *unstructured.Unstructured, opts metav1.UpdateOptions) (*unstructured.Unstructured, error) {
-	return c.ResourceInterface.Update(ctx, obj, opts)
-}
-
 // waitAvailable waits until the Deployment's current generation is rolled out and ready.
 func waitAvailable(ctx context.Context, cs kubernetes.Interface, timeout time.Duration, logf func(string, ...any)) error {
-	var last string
-	progress := progressEvery(10*time.Second, logf)
-	err := wait.PollUntilContextTimeout(ctx, time.Second, timeout, true, func(ctx context.Context) (bool, error) {
-		d, err := cs.AppsV1().Deployments(Namespace).Get(ctx, Name, metav1.GetOptions{})
-		if err != nil {
-			last = err.Error()
-			return false, nil
-		}
-		want := ptr.Deref(d.Spec.Replicas, 1)
-		last = fmt.Sprintf("%d/%d available, %d updated", d.Status.AvailableReplicas, want, d.Status.UpdatedReplicas)
-		done := d.Status.ObservedGeneration >= d.Generation && d.Status.UpdatedReplicas == want &&
-			d.Status.AvailableReplicas == want && d.Status.Replicas == want
-		if !done {
-			progress("metrics-server: %s", last)
-		}
-		return done, nil
-	})
-	if err != nil {
-		return fmt.Errorf("metrics-server not available within %s (%s): %w", timeout, last, err)
+	if err := kubeapply.WaitDeploymentAvailable(ctx, cs, Namespace, Name, timeout, logf); err != nil {
+		return fmt.Errorf("metrics-server: %w", err)
 	}
 	logf("metrics-server available")
 	return nil
@@ -267,7 +218,7 @@ func waitNodeMetrics(ctx context.Context, cs kubernetes.Interface, mc metricscli
 		return fmt.Errorf("list nodes: %w", err)
 	}
 	var last string
-	progress := progressEvery(10*time.Second, logf)
+	progress := kubeapply.ProgressEvery(10*time.Second, logf)
 	err = wait.PollUntilContextTimeout(ctx, time.Second, timeout, true, func(ctx context.Context) (bool, error) {
 		nm, err := mc.MetricsV1beta1().NodeMetricses().List(ctx, metav1.ListOptions{})
 		if err != nil {
@@ -289,17 +240,6 @@ func waitNodeMetrics(ctx context.Context, cs kubernetes.Interface, mc metricscli
 		return fmt.Errorf("metrics.k8s.io served no metrics for every node within %s (%s): %w", timeout, last, err)
 	}
 	return nil
-}
-
-// progressEvery returns a logger that prints at most once per interval.
-func progressEvery(interval time.Duration, logf func(string, ...any)) func(string, ...any) {
-	var next time.Time
-	return func(format string, args ...any) {
-		if now := time.Now(); now.After(next) {
-			next = now.Add(interval)
-			logf(format, args...)
-		}
-	}
 }
 
 // manifest is metrics-server's objects but the APIService.

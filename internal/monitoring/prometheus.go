@@ -33,6 +33,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/imagebuild"
+	"github.com/ai-assistant-chart/ai-assistant-chart/internal/kubeapply"
 )
 
 // The monitoring stack: prometheus-operator, one Prometheus it runs, and prometheus-adapter
@@ -134,7 +135,7 @@ func InstallStack(ctx context.Context, cfg *rest.Config, o StackOptions) error {
 	if err := applyCRDs(ctx, dyn, m.crds); err != nil { // the operator lists every kind at start
 		return err
 	}
-	if err := waitCRDsEstablished(ctx, dyn, m.crds, o.Timeout); err != nil {
+	if err := kubeapply.WaitCRDsEstablished(ctx, dyn, m.crds, o.Timeout); err != nil {
 		return err
 	}
 	logf("%d prometheus-operator CRDs established", len(m.crds))
@@ -153,7 +154,7 @@ func InstallStack(ctx context.Context, cfg *rest.Config, o StackOptions) error {
 		return err
 	}
 	for _, as := range m.apiServices {
-		if err := createOrUpdate(ctx, unstructuredClient{dyn.Resource(apiServices)}, as); err != nil {
+		if err := kubeapply.CreateOrUpdate(ctx, kubeapply.UnstructuredClient{ResourceInterface: dyn.Resource(apiServices)}, as, fieldManager); err != nil {
 			return fmt.Errorf("apply APIService %s: %w", as.GetName(), err)
 		}
 	}
@@ -176,7 +177,7 @@ func InstallCRDs(ctx context.Context, cfg *rest.Config, operatorDir string) erro
 	if err := applyCRDs(ctx, dyn, m.crds); err != nil {
 		return err
 	}
-	return waitCRDsEstablished(ctx, dyn, m.crds, time.Minute)
+	return kubeapply.WaitCRDsEstablished(ctx, dyn, m.crds, time.Minute)
 }
 
 // UninstallStack removes what InstallStack created, the APIServices first, and waits until
@@ -281,57 +282,42 @@ func applyCRDs(ctx context.Context, dyn dynamic.Interface, list []*unstructured.
 	return nil
 }
 
-func waitCRDsEstablished(ctx context.Context, dyn dynamic.Interface, list []*unstructured.Unstructured, timeout time.Duration) error {
-	for _, crd := range list {
-		var last string
-		err := wait.PollUntilContextTimeout(ctx, 500*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
-			got, err := dyn.Resource(crds).Get(ctx, crd.GetName(), metav1.GetOptions{})
-			if err != nil {
-				last = err.Error()
-				return false, nil
-			}
-			conds, _, _ := unstructured.NestedSlice(got.Object, "status", "conditions")
-			for _, c := range conds {
-				c, _ := c.(map[string]any)
-				if c["type"] == "Established" {
-					last = fmt.Sprintf("Established=%v", c["status"])
-					return c["status"] == "True", nil
-				}
-			}
-			last = "no Established condition yet"
-			return false, nil
-		})
-		if err != nil {
-			return fmt.Errorf("CRD %s not established within %s (%s): %w", crd.GetName(), timeout, last, err)
-		}
-	}
-	return nil
-}
-
 // applyStack creates or updates the namespace and everything in it but the APIServices.
 func applyStack(ctx context.Context, cs kubernetes.Interface, dyn dynamic.Interface, m stack) error {
-	steps := []step{{"Namespace", func() error { return createOrUpdate(ctx, cs.CoreV1().Namespaces(), m.namespace) }}}
+	steps := []step{{"Namespace", func() error {
+		return kubeapply.CreateOrUpdate(ctx, cs.CoreV1().Namespaces(), m.namespace, fieldManager)
+	}}}
 	for _, sa := range m.serviceAccounts {
-		steps = append(steps, step{"ServiceAccount " + sa.Name, func() error { return createOrUpdate(ctx, cs.CoreV1().ServiceAccounts(sa.Namespace), sa) }})
+		steps = append(steps, step{"ServiceAccount " + sa.Name, func() error {
+			return kubeapply.CreateOrUpdate(ctx, cs.CoreV1().ServiceAccounts(sa.Namespace), sa, fieldManager)
+		}})
 	}
 	for _, r := range m.clusterRoles {
-		steps = append(steps, step{"ClusterRole " + r.Name, func() error { return createOrUpdate(ctx, cs.RbacV1().ClusterRoles(), r) }})
+		steps = append(steps, step{"ClusterRole " + r.Name, func() error { return kubeapply.CreateOrUpdate(ctx, cs.RbacV1().ClusterRoles(), r, fieldManager) }})
 	}
 	for _, b := range m.clusterRoleBindings {
-		steps = append(steps, step{"ClusterRoleBinding " + b.Name, func() error { return createOrUpdate(ctx, cs.RbacV1().ClusterRoleBindings(), b) }})
+		steps = append(steps, step{"ClusterRoleBinding " + b.Name, func() error { return kubeapply.CreateOrUpdate(ctx, cs.RbacV1().ClusterRoleBindings(), b, fieldManager) }})
 	}
 	for _, b := range m.roleBindings {
-		steps = append(steps, step{"RoleBinding " + b.Name, func() error { return createOrUpdate(ctx, cs.RbacV1().RoleBindings(b.Namespace), b) }})
+		steps = append(steps, step{"RoleBinding " + b.Name, func() error {
+			return kubeapply.CreateOrUpdate(ctx, cs.RbacV1().RoleBindings(b.Namespace), b, fieldManager)
+		}})
 	}
-	steps = append(steps, step{"ConfigMap " + m.configMap.Name, func() error { return createOrUpdate(ctx, cs.CoreV1().ConfigMaps(StackNamespace), m.configMap) }})
+	steps = append(steps, step{"ConfigMap " + m.configMap.Name, func() error {
+		return kubeapply.CreateOrUpdate(ctx, cs.CoreV1().ConfigMaps(StackNamespace), m.configMap, fieldManager)
+	}})
 	for _, s := range m.services {
-		steps = append(steps, step{"Service " + s.Name, func() error { return createOrUpdate(ctx, cs.CoreV1().Services(StackNamespace), s) }})
+		steps = append(steps, step{"Service " + s.Name, func() error {
+			return kubeapply.CreateOrUpdate(ctx, cs.CoreV1().Services(StackNamespace), s, fieldManager)
+		}})
 	}
 	for _, d := range m.deployments {
-		steps = append(steps, step{"Deployment " + d.Name, func() error { return createOrUpdate(ctx, cs.AppsV1().Deployments(StackNamespace), d) }})
+		steps = append(steps, step{"Deployment " + d.Name, func() error {
+			return kubeapply.CreateOrUpdate(ctx, cs.AppsV1().Deployments(StackNamespace), d, fieldManager)
+		}})
 	}
 	steps = append(steps, step{"Prometheus " + PrometheusName, func() error {
-		return createOrUpdate(ctx, unstructuredClient{dyn.Resource(prometheuses).Namespace(StackNamespace)}, m.prometheus)
+		return kubeapply.CreateOrUpdate(ctx, kubeapply.UnstructuredClient{ResourceInterface: dyn.Resource(prometheuses).Namespace(StackNamespace)}, m.prometheus, fieldManager)
 	}})
 	for _, s := range steps {
 		if err := s.do(); err != nil {
@@ -343,25 +329,8 @@ func applyStack(ctx context.Context, cs kubernetes.Interface, dyn dynamic.Interf
 
 // waitDeployment waits until a Deployment's current generation is rolled out and ready.
 func waitDeployment(ctx context.Context, cs kubernetes.Interface, ns, name string, timeout time.Duration, logf func(string, ...any)) error {
-	var last string
-	progress := progressEvery(10*time.Second, logf)
-	err := wait.PollUntilContextTimeout(ctx, time.Second, timeout, true, func(ctx context.Context) (bool, error) {
-		d, err := cs.AppsV1().Deployments(ns).Get(ctx, name, metav1.GetOptions{})
-		if err != nil {
-			last = err.Error()
-			return false, nil
-		}
-		want := ptr.Deref(d.Spec.Replicas, 1)
-		last = fmt.Sprintf("%d/%d available, %d updated", d.Status.AvailableReplicas, want, d.Status.UpdatedReplicas)
-		done := d.Status.ObservedGeneration >= d.Generation && d.Status.UpdatedReplicas == want &&
-			d.Status.AvailableReplicas == want && d.Status.Replicas == want
-		if !done {
-			progress("%s: %s", name, last)
-		}
-		return done, nil
-	})
-	if err != nil {
-		return fmt.Errorf("%s not available within %s (%s): %w", name, timeout, last, err)
+	if err := kubeapply.WaitDeploymentAvailable(ctx, cs, ns, name, timeout, logf); err != nil {
+		return err
 	}
 	logf("%s available", name)
 	return nil
@@ -371,7 +340,7 @@ func waitDeployment(ctx context.Context, cs kubernetes.Interface, ns, name strin
 // loaded the operator's configuration (a job per selected monitor appears there).
 func waitPrometheus(ctx context.Context, prom promv1.API, timeout time.Duration, logf func(string, ...any)) error {
 	var last string
-	progress := progressEvery(10*time.Second, logf)
+	progress := kubeapply.ProgressEvery(10*time.Second, logf)
 	err := wait.PollUntilContextTimeout(ctx, time.Second, timeout, true, func(ctx context.Context) (bool, error) {
 		bi, err := prom.Buildinfo(ctx)
 		if err != nil {
@@ -406,7 +375,7 @@ func model(d time.Duration) string {
 // custom.metrics.k8s.io from the adapter.
 func waitCustomMetricsAPI(ctx context.Context, cs kubernetes.Interface, timeout time.Duration, logf func(string, ...any)) error {
 	var last string
-	progress := progressEvery(10*time.Second, logf)
+	progress := kubeapply.ProgressEvery(10*time.Second, logf)
 	err := wait.PollUntilContextTimeout(ctx, time.Second, timeout, true, func(ctx context.Context) (bool, error) {
 		for _, v := range customMetricsVersions {
 			if _, err := cs.Discovery().ServerResourcesForGroupVersion("custom.metrics.k8s.io/" + v); err != nil {
