@@ -45,7 +45,8 @@ func main() {
 	}
 	b := &imagebuild.Builder{
 		RepoRoot: absRoot, OutDir: filepath.Join(absRoot, *out), Created: created,
-		Log: func(f string, a ...any) { fmt.Fprintf(os.Stderr, "    "+f+"\n", a...) },
+		Log:      func(f string, a ...any) { fmt.Fprintf(os.Stderr, "    "+f+"\n", a...) },
+		CacheDir: imagebuild.MachineCacheDir(absRoot),
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()

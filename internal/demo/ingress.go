@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
-	"time"
 
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/cluster"
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/imagebuild"
@@ -19,7 +17,7 @@ const IngressHost = "api.ai-assistant.test"
 // installs the ingress stack, then writes its CA certificate to caPath for curl.
 func installIngress(ctx context.Context, repoRoot string, c *cluster.Cluster, caPath string, detail func(string, ...any)) (*ingress.Stack, error) {
 	// Created as hack/images stamps it, so the images it built are up to date here.
-	b := &imagebuild.Builder{RepoRoot: repoRoot, OutDir: filepath.Join(repoRoot, ".cache", "images"), Created: time.Unix(0, 0).UTC(), Log: detail}
+	b := imagebuild.NewBuilder(repoRoot, detail)
 	var imgs []ingress.Image
 	var tarballs []string
 	for _, m := range []imagebuild.Module{imagebuild.Traefik, imagebuild.CertManager} {

@@ -54,6 +54,27 @@ type Builder struct {
 	Created time.Time
 	// Log receives progress lines.
 	Log func(format string, args ...any)
+	// CacheDir, when set, keeps every tarball built under its inputs hash outside the
+	// checkout, so that a fresh clone (CI's) finds it instead of linking it again.
+	CacheDir string
+}
+
+// NewBuilder is the Builder the repository's commands use: tarballs in
+// <repoRoot>/.cache/images, stamped with the Unix epoch, kept in the machine's cache
+// (MachineCacheDir) too.
+func NewBuilder(repoRoot string, logf func(format string, args ...any)) *Builder {
+	return &Builder{RepoRoot: repoRoot, OutDir: filepath.Join(repoRoot, ".cache", "images"),
+		Created: time.Unix(0, 0).UTC(), Log: logf, CacheDir: MachineCacheDir(repoRoot)}
+}
+
+// MachineCacheDir is ${XDG_CACHE_HOME:-$HOME/.cache}/ai-assistant-chart/images, beside the
+// tools and the node image's binaries, or <repoRoot>/.cache/image-cache with no home.
+func MachineCacheDir(repoRoot string) string {
+	base, err := os.UserCacheDir()
+	if err != nil {
+		return filepath.Join(repoRoot, ".cache", "image-cache")
+	}
+	return filepath.Join(base, "ai-assistant-chart", "images")
 }
 
 // Result describes one built (or reused) tarball.
@@ -101,6 +122,18 @@ func (b *Builder) build(ctx context.Context, name, version string, port int, has
 		}
 		// Stamp without a readable tarball: fall through and rebuild.
 	}
+	if b.fromCache(hash, res.Path) {
+		if v1img, err := tarball.ImageFromPath(res.Path, nil); err == nil {
+			if res.Info, err = ociimage.Describe(v1img); err == nil {
+				if err := os.WriteFile(stamp, []byte(hash), 0o644); err != nil {
+					return res, fmt.Errorf("write input stamp: %w", err)
+				}
+				b.logf("%s: taken from the machine's image cache (%s)", res.Tag, b.CacheDir)
+				res.UpToDate = true
+				return b.finish(res, start)
+			}
+		}
+	}
 
 	tmp, err := os.MkdirTemp("", "imagebuild-")
 	if err != nil {
@@ -130,7 +163,60 @@ func (b *Builder) build(ctx context.Context, name, version string, port int, has
 	if err := os.WriteFile(stamp, []byte(hash), 0o644); err != nil {
 		return res, fmt.Errorf("write input stamp: %w", err)
 	}
+	b.toCache(hash, res.Path)
 	return b.finish(res, start)
+}
+
+// fromCache puts the machine cache's tarball of hash at path, if there is one.
+func (b *Builder) fromCache(hash, path string) bool {
+	if b.CacheDir == "" {
+		return false
+	}
+	return linkOrCopy(filepath.Join(b.CacheDir, hash+".tar"), path) == nil
+}
+
+// toCache keeps the tarball at path in the machine cache under hash. The cache only saves
+// time, so failing to fill it is said and not an error.
+func (b *Builder) toCache(hash, path string) {
+	if b.CacheDir == "" {
+		return
+	}
+	if err := os.MkdirAll(b.CacheDir, 0o755); err == nil {
+		err = linkOrCopy(path, filepath.Join(b.CacheDir, hash+".tar"))
+		if err == nil {
+			return
+		}
+		b.logf("could not keep %s in %s: %v", filepath.Base(path), b.CacheDir, err)
+	}
+}
+
+// linkOrCopy makes dst hold src's content: a hard link when both are on one filesystem, else
+// a copy, written beside dst and renamed so a reader never sees half a tarball.
+func linkOrCopy(src, dst string) error {
+	if _, err := os.Stat(src); err != nil {
+		return err
+	}
+	tmp := dst + ".tmp"
+	_ = os.Remove(tmp)
+	if err := os.Link(src, tmp); err != nil {
+		in, err := os.Open(src)
+		if err != nil {
+			return err
+		}
+		defer in.Close()
+		out, err := os.Create(tmp)
+		if err != nil {
+			return err
+		}
+		if _, err := io.Copy(out, in); err != nil {
+			out.Close()
+			return err
+		}
+		if err := out.Close(); err != nil {
+			return err
+		}
+	}
+	return os.Rename(tmp, dst)
 }
 
 func (b *Builder) finish(res Result, start time.Time) (Result, error) {

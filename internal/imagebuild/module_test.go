@@ -34,7 +34,8 @@ func TestBuildModuleInItsOwnDirectory(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := Module{Name: "hello", Package: "./cmd/hello", Version: "v0.0.1", Dir: rel, Tags: []string{"shout"}}
-	b := &Builder{RepoRoot: root, OutDir: t.TempDir(), Created: time.Unix(0, 0), Log: t.Logf}
+	machine := t.TempDir()
+	b := &Builder{RepoRoot: root, OutDir: t.TempDir(), Created: time.Unix(0, 0), Log: t.Logf, CacheDir: machine}
 	ctx := context.Background()
 
 	first, err := b.BuildModule(ctx, m)
@@ -45,6 +46,17 @@ func TestBuildModuleInItsOwnDirectory(t *testing.T) {
 	extract(t, first.Path, "usr/local/bin/hello", bin)
 	if out, err := exec.Command(bin).Output(); err != nil || string(out) != "shout" {
 		t.Errorf("binary from the image says %q (%v), want the tagged build's %q", out, err, "shout")
+	}
+
+	// A fresh clone (another OutDir, no stamp) on the same machine takes the tarball from the
+	// machine cache instead of building it again.
+	clone := &Builder{RepoRoot: root, OutDir: t.TempDir(), Created: time.Unix(0, 0), Log: t.Logf, CacheDir: machine}
+	cached, err := clone.BuildModule(ctx, m)
+	if err != nil || !cached.UpToDate {
+		t.Fatalf("fresh clone: up to date %v, err %v; want the machine cache's tarball", cached.UpToDate, err)
+	}
+	if cached.Info.Digest != first.Info.Digest {
+		t.Errorf("fresh clone's image %s, want the one built %s", cached.Info.Digest, first.Info.Digest)
 	}
 	again, err := b.BuildModule(ctx, m)
 	if err != nil || !again.UpToDate {

@@ -19,7 +19,7 @@ const AdapterConfigPath = "charts/ai-assistant/files/prometheus-adapter.yaml"
 // `make images`; a cold build takes minutes each and logs its progress) and returns the
 // options InstallStack needs, with the image tarballs to load into the nodes first.
 func PrepareStack(ctx context.Context, repoRoot string, logf func(string, ...any)) (StackOptions, []string, error) {
-	b := &imagebuild.Builder{RepoRoot: repoRoot, OutDir: filepath.Join(repoRoot, ".cache", "images"), Created: time.Unix(0, 0).UTC(), Log: logf}
+	b := imagebuild.NewBuilder(repoRoot, logf)
 	var (
 		o        StackOptions
 		tarballs []string

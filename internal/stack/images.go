@@ -8,7 +8,6 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
-	"time"
 
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/debimage"
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/imagebuild"
@@ -60,8 +59,8 @@ func EnsureImages(ctx context.Context, repoRoot string, logf func(string, ...any
 	if logf == nil {
 		logf = func(string, ...any) {}
 	}
-	out := filepath.Join(repoRoot, ".cache", "images")
-	b := &imagebuild.Builder{RepoRoot: repoRoot, OutDir: out, Created: time.Unix(0, 0).UTC(), Log: logf}
+	b := imagebuild.NewBuilder(repoRoot, logf)
+	out := b.OutDir
 	imgs := Images{Server: map[string]Image{}}
 	for _, v := range Versions {
 		for _, spec := range imagebuild.Images {
