@@ -500,8 +500,14 @@ func objects(imgs Images) manifest {
 			EnableServiceLinks: ptr.To(false),
 			Containers: []corev1.Container{restricted(corev1.Container{
 				Name: "application-controller", Image: imgs.ArgoCD.Ref,
-				Args:           []string{"/usr/local/bin/argocd-application-controller"},
-				Env:            []corev1.EnvVar{redisPassword, {Name: "ARGOCD_CONTROLLER_REPLICAS", Value: "1"}},
+				Args: []string{"/usr/local/bin/argocd-application-controller"},
+				Env: []corev1.EnvVar{
+					redisPassword,
+					{Name: "ARGOCD_CONTROLLER_REPLICAS", Value: "1"},
+					// Each resource's health in the Application's status (off by default since
+					// 3.0), so that a wait or a test says which resource is not Healthy.
+					{Name: "ARGOCD_APPLICATION_CONTROLLER_PERSIST_RESOURCE_HEALTH", Value: "true"},
+				},
 				Ports:          []corev1.ContainerPort{{ContainerPort: 8082}},
 				ReadinessProbe: httpProbe("/healthz", 8082),
 				WorkingDir:     "/home/argocd",

@@ -468,8 +468,8 @@ func TestArgoCDSyncsTheChart(t *testing.T) {
 				case "Degraded":
 					// Argo CD reads an HPA whose ScalingActive condition is False (it could not
 					// compute CPU, e.g. from pods the load made unready) as Degraded. That is the
-					// HPA's state, not drift; any other cause is.
-					why := hpaNotScaling(ctx, g, name)
+					// HPA's state, not drift; any other Degraded resource is.
+					why := degradedHPA(s, name)
 					if why == "" {
 						drift = append(drift, fmt.Sprintf("%s: %s while HPA %s scales", at, s, name))
 					}
@@ -520,17 +520,25 @@ func TestArgoCDSyncsTheChart(t *testing.T) {
 	}
 }
 
-// hpaNotScaling returns the reason of HPA name's ScalingActive condition when it is False ("" when
-// the HPA scales, or cannot be read).
-func hpaNotScaling(ctx context.Context, g *argoApp, name string) string {
-	h, err := g.c.Clientset.AutoscalingV2().HorizontalPodAutoscalers(g.ns).Get(ctx, name, metav1.GetOptions{})
-	if err != nil {
-		return ""
-	}
-	for _, c := range h.Status.Conditions {
-		if c.Type == "ScalingActive" && c.Status == corev1.ConditionFalse {
-			return c.Reason
+// degradedHPA returns the HPA's message when the Application's only Degraded resource is HPA
+// name ("" when another resource is Degraded, or none is named).
+func degradedHPA(s argocd.Status, name string) string {
+	why := ""
+	for _, u := range s.Unhealthy {
+		kind, rest, _ := strings.Cut(u, "/")
+		if !strings.HasPrefix(rest, name+" Degraded") {
+			if strings.Contains(rest, " Degraded") {
+				return "" // something else is Degraded
+			}
+			continue
+		}
+		if kind != "HorizontalPodAutoscaler" {
+			return ""
+		}
+		why = strings.TrimPrefix(rest, name+" Degraded: ")
+		if _, after, ok := strings.Cut(why, "failed to get cpu utilization: "); ok {
+			why = after
 		}
 	}
-	return ""
+	return why
 }
