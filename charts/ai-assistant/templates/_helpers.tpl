@@ -210,7 +210,7 @@ Called with (dict "root" $ "annotations" <map>); empty when there are none.
 {{- define "ai-assistant.ingressAnnotations" -}}
 {{- $out := merge (dict) (.annotations | default dict) }}
 {{- $ing := .root.Values.ingress }}
-{{- if and $ing.className (has $ing.classBy (list "annotation" "both")) }}
+{{- if and $ing.className (has (include "ai-assistant.ingressClassBy" .root) (list "annotation" "both")) }}
 {{- $_ := set $out "kubernetes.io/ingress.class" $ing.className }}
 {{- end }}
 {{- with $out }}
@@ -251,7 +251,7 @@ names the keys involved and how to fix them; nothing is rendered, so nothing cha
 {{- fail (printf "%s (%d) must be less than %s (%d), or %s's pods are killed before they can drain" $pre (int $v.preStopSleepSeconds) $grace (int $v.terminationGracePeriodSeconds) $color) }}
 {{- end }}
 {{- end }}
-{{- if and .Values.metrics.serviceMonitor.enabled .Values.metrics.podMonitor.enabled }}
+{{- if and .Values.metrics.serviceMonitor.enabled (include "ai-assistant.podMonitor" .) }}
 {{- fail "metrics.serviceMonitor.enabled and metrics.podMonitor.enabled are both true: every pod would be scraped twice and every sum doubled. Keep one (the PodMonitor also scrapes the idle colour with previewService.enabled=false)" }}
 {{- end }}
 {{- if and .Values.podDisruptionBudget.enabled (not (kindIs "invalid" .Values.podDisruptionBudget.minAvailable)) (not (kindIs "invalid" .Values.podDisruptionBudget.maxUnavailable)) }}
@@ -280,10 +280,10 @@ names the keys involved and how to fix them; nothing is rendered, so nothing cha
 {{- fail (printf "ingress.tls[%d].secretName is empty: name the Secret that holds (or cert-manager writes) the certificate" $i) }}
 {{- end }}
 {{- end }}
-{{- if and (not .Values.ingress.className) (ne .Values.ingress.classBy "ingressClassName") }}
+{{- if and (not .Values.ingress.className) (ne (include "ai-assistant.ingressClassBy" .) "ingressClassName") }}
 {{- fail (printf "ingress.classBy is %s but ingress.className is empty: name the class, or set ingress.classBy to ingressClassName for the cluster's default class" .Values.ingress.classBy) }}
 {{- end }}
-{{- if .Values.ingress.preview.enabled }}
+{{- if include "ai-assistant.ingressPreview" . }}
 {{- if not .Values.previewService.enabled }}
 {{- fail "ingress.preview.enabled is true but previewService.enabled is false: the preview Ingress routes to the preview Service" }}
 {{- end }}
@@ -360,4 +360,31 @@ ai-assistant.colorOverrides: the pod-shaping keys a colour sets for itself, comm
 {{- $own = append $own "env" }}
 {{- end }}
 {{- join ", " $own }}
+{{- end }}
+
+{{/*
+Keys added after 0.3.0, read with their defaults: `helm upgrade --reuse-values` renders a new
+version with the old release's values alone, none of the new version's values.yaml, so a key
+the old version did not have is absent there (and the schema leaves it optional).
+*/}}
+{{/* ai-assistant.ingressClassBy: ingress.classBy, default ingressClassName. */}}
+{{- define "ai-assistant.ingressClassBy" -}}
+{{- default "ingressClassName" .Values.ingress.classBy }}
+{{- end }}
+
+{{/* ai-assistant.ingressPreview: "true" when the preview Ingress is on, else empty. */}}
+{{- define "ai-assistant.ingressPreview" -}}
+{{- if dig "preview" "enabled" false .Values.ingress }}true{{ end }}
+{{- end }}
+
+{{/* ai-assistant.podMonitor: "true" when the PodMonitor is on, else empty. */}}
+{{- define "ai-assistant.podMonitor" -}}
+{{- if dig "podMonitor" "enabled" false .Values.metrics }}true{{ end }}
+{{- end }}
+
+{{/* ai-assistant.alertFor: each alert's `for` as YAML, metrics.prometheusRule.for over
+values.yaml's defaults. */}}
+{{- define "ai-assistant.alertFor" -}}
+{{- $defaults := dict "noReadyPods" "1m" "podsNotReady" "10m" "dependencyDown" "2m" "errorRatio" "5m" "latency" "10m" }}
+{{- merge (dict) (.Values.metrics.prometheusRule.for | default dict) $defaults | toYaml }}
 {{- end }}
