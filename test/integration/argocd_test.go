@@ -36,6 +36,7 @@ var (
 	argoOnce      sync.Once
 	argoErr       error
 	argoInstalled *cluster.Cluster
+	argoUse       *sharedStack
 )
 
 // argoCD installs Argo CD core and the Git server into the shared cluster once per test
@@ -54,6 +55,9 @@ func argoCD(t *testing.T) *cluster.Cluster {
 			return
 		}
 		if argoErr = c.LoadImageArchives(ctx, imgs.Tarballs()...); argoErr != nil {
+			return
+		}
+		if argoUse, argoErr = useStack("argocd"); argoErr != nil {
 			return
 		}
 		argoInstalled = c
@@ -77,13 +81,12 @@ func argoCD(t *testing.T) *cluster.Cluster {
 
 // removeArgoCD uninstalls Argo CD and the Git server if this binary installed them.
 func removeArgoCD() error {
-	if argoInstalled == nil {
-		return nil
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	fmt.Fprintln(os.Stderr, "removing Argo CD and the Git server after the suite")
-	return gitops.Uninstall(ctx, argoInstalled.RESTConfig)
+	return argoUse.remove(func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		fmt.Fprintln(os.Stderr, "removing Argo CD and the Git server after the suite")
+		return gitops.Uninstall(ctx, argoInstalled.RESTConfig)
+	})
 }
 
 // argoApp is a release Argo CD syncs from its own repository on the Git server.
