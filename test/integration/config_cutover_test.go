@@ -25,8 +25,9 @@ import (
 // with a fresh connection per request.
 
 // configGates are the gate flags of these tests: fastGates with a rollout bound long enough
-// for green to start and fail /ready, so a failing gate ends in well under a minute.
-var configGates = append(append([]string{}, fastGates...), "--timeout", "20s", "--gate-timeout", "30s") // the last --timeout wins
+// for green to start (with four tests and the harnesses' stacks sharing two cores, a pod
+// can take 20 s to be Ready) and fail /ready, so a failing gate ends in about a minute.
+var configGates = append(append([]string{}, fastGates...), "--timeout", "45s", "--gate-timeout", "30s") // the last --timeout wins
 
 // bothLoads runs the keep-alive and the fresh-connection load side by side; the returned
 // function stops neither, it waits for both (cancel ctx first) and returns their results.
