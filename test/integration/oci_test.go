@@ -23,6 +23,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"sigs.k8s.io/yaml"
+
+	"github.com/ai-assistant-chart/ai-assistant-chart/internal/charthistory"
 )
 
 // The chart as users get it: `make package` signs it, `helm push` puts it and its provenance
@@ -192,51 +194,12 @@ func chartVersion(t *testing.T, dir string) string {
 	return c.Version
 }
 
-// previousChart extracts, from git history, the chart as it was at the newest commit whose
-// Chart.yaml has a version other than this checkout's: the version this one upgrades.
+// previousChart is the chart from git history that this checkout's version upgrades.
 func previousChart(t *testing.T) (dir, version string) {
 	t.Helper()
-	current := chartVersion(t, chartDir)
-	git := func(args ...string) []byte {
-		cmd := exec.Command("git", args...)
-		cmd.Dir = repoRoot
-		out, err := cmd.Output()
-		require.NoError(t, err, "git %s (a shallow clone lacks the history this test needs)", strings.Join(args, " "))
-		return out
-	}
-	for _, commit := range strings.Fields(string(git("log", "--format=%H", "--", "charts/ai-assistant/Chart.yaml"))) {
-		var c struct{ Version string }
-		require.NoError(t, yaml.Unmarshal(git("show", commit+":charts/ai-assistant/Chart.yaml"), &c))
-		if c.Version == current {
-			continue
-		}
-		dir = t.TempDir()
-		untar(t, git("archive", "--format=tar", commit, "charts/ai-assistant"), dir)
-		return filepath.Join(dir, "charts", "ai-assistant"), c.Version
-	}
-	t.Fatalf("no commit has a chart version other than %s", current)
-	return "", ""
-}
-
-// untar writes a plain tar's regular files under dir.
-func untar(t *testing.T, data []byte, dir string) {
-	t.Helper()
-	tr := tar.NewReader(strings.NewReader(string(data)))
-	for {
-		h, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			return
-		}
-		require.NoError(t, err)
-		if h.Typeflag != tar.TypeReg {
-			continue
-		}
-		path := filepath.Join(dir, filepath.FromSlash(h.Name))
-		require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o755))
-		body, err := io.ReadAll(tr)
-		require.NoError(t, err)
-		require.NoError(t, os.WriteFile(path, body, 0o644))
-	}
+	dir, version, err := charthistory.Previous(repoRoot, "charts/ai-assistant", t.TempDir())
+	require.NoError(t, err)
+	return dir, version
 }
 
 // tamper copies a chart package, appending text to one member.

@@ -1,14 +1,8 @@
 package unit
 
 import (
-	"archive/tar"
-	"bytes"
-	"errors"
 	"io"
-	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
@@ -20,7 +14,8 @@ import (
 	"helm.sh/helm/v3/pkg/storage"
 	"helm.sh/helm/v3/pkg/storage/driver"
 	networkingv1 "k8s.io/api/networking/v1"
-	"sigs.k8s.io/yaml"
+
+	"github.com/ai-assistant-chart/ai-assistant-chart/internal/charthistory"
 )
 
 // TestUpgradeWithReuseValuesFromThePreviousVersion: `helm upgrade --reuse-values` renders the
@@ -30,8 +25,10 @@ import (
 // schema accepts the old values and the templates fall back to the new keys' defaults.
 func TestUpgradeWithReuseValuesFromThePreviousVersion(t *testing.T) {
 	t.Parallel()
-	prevDir, prevVersion := previousChartVersion(t)
+	prevDir, prevVersion, err := charthistory.Previous(filepath.Join(chartDir, "..", ".."), "charts/ai-assistant", t.TempDir())
+	require.NoError(t, err)
 	prev, err := loader.Load(prevDir)
+
 	require.NoError(t, err)
 	kv, err := chartutil.ParseKubeVersion(kubeVersion)
 	require.NoError(t, err)
@@ -72,54 +69,4 @@ metrics: {prometheusRule: {enabled: true}, serviceMonitor: {enabled: true}}
 	require.NotNil(t, ingresses[0].Spec.IngressClassName, "the class set the default way, ingressClassName")
 	require.Equal(t, "nginx", *ingresses[0].Spec.IngressClassName)
 	require.Equal(t, []string{"1m", "10m", "2m", "5m", "10m"}, alertFor, "each alert's for from the defaults")
-}
-
-// previousChartVersion extracts, from git history, the chart at the newest commit whose
-// Chart.yaml has a version other than this checkout's: the version users upgrade from.
-func previousChartVersion(t *testing.T) (dir, version string) {
-	t.Helper()
-	root := filepath.Join(chartDir, "..", "..")
-	git := func(args ...string) []byte {
-		cmd := exec.Command("git", args...)
-		cmd.Dir = root
-		out, err := cmd.Output()
-		require.NoError(t, err, "git %s (a shallow clone lacks the history this test needs)", strings.Join(args, " "))
-		return out
-	}
-	b, err := os.ReadFile(filepath.Join(chartDir, "Chart.yaml"))
-	require.NoError(t, err)
-	current := chartMeta(t, b)
-	for _, commit := range strings.Fields(string(git("log", "--format=%H", "--", "charts/ai-assistant/Chart.yaml"))) {
-		v := chartMeta(t, git("show", commit+":charts/ai-assistant/Chart.yaml"))
-		if v == current {
-			continue
-		}
-		dir = t.TempDir()
-		tr := tar.NewReader(bytes.NewReader(git("archive", "--format=tar", commit, "charts/ai-assistant")))
-		for {
-			h, err := tr.Next()
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			require.NoError(t, err)
-			if h.Typeflag != tar.TypeReg {
-				continue
-			}
-			path := filepath.Join(dir, filepath.FromSlash(h.Name))
-			require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o755))
-			body, err := io.ReadAll(tr)
-			require.NoError(t, err)
-			require.NoError(t, os.WriteFile(path, body, 0o644))
-		}
-		return filepath.Join(dir, "charts", "ai-assistant"), v
-	}
-	t.Fatalf("no commit has a chart version other than %s", current)
-	return "", ""
-}
-
-func chartMeta(t *testing.T, b []byte) string {
-	t.Helper()
-	var c struct{ Version string }
-	require.NoError(t, yaml.Unmarshal(b, &c))
-	return c.Version
 }
