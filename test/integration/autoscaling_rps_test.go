@@ -180,7 +180,8 @@ func TestAutoscalingParityMidScale(t *testing.T) {
 	var (
 		mu          sync.Mutex
 		readyAtFlip = int32(-1)
-		minAfter    = int32(1 << 30)
+		minAfter    = int32(1 << 30) // green's asked-for scale: what the HPA decides
+		minReady    = int32(1 << 30) // its Ready pods: a pod starved of CPU may miss a probe
 	)
 	watchCtx, stopWatch := context.WithCancel(ctx)
 	var watched sync.WaitGroup
@@ -198,7 +199,8 @@ func TestAutoscalingParityMidScale(t *testing.T) {
 			if readyAtFlip < 0 {
 				readyAtFlip = d.Status.ReadyReplicas
 			}
-			minAfter = min(minAfter, d.Status.ReadyReplicas, ptr.Deref(d.Spec.Replicas, 0))
+			minAfter = min(minAfter, ptr.Deref(d.Spec.Replicas, 0))
+			minReady = min(minReady, d.Status.ReadyReplicas)
 			return false, nil
 		})
 	}()
@@ -232,8 +234,8 @@ func TestAutoscalingParityMidScale(t *testing.T) {
 
 	mu.Lock()
 	defer mu.Unlock()
-	t.Logf("parity: green had %d ready pods when the Service switched to it; after the switch green's HPA (min %d) reads %s, and green never fell below %d",
-		readyAtFlip, ptr.Deref(hpa.Spec.MinReplicas, 0), s, minAfter)
+	t.Logf("parity: green had %d ready pods when the Service switched to it; after the switch green's HPA (min %d) reads %s, green was never scaled below %d replicas (fewest Ready at once: %d)",
+		readyAtFlip, ptr.Deref(hpa.Spec.MinReplicas, 0), s, minAfter, minReady)
 	assert.GreaterOrEqual(t, readyAtFlip, n, "green at blue's scale before the switch")
 	assert.GreaterOrEqual(t, s.desired, n, "green's HPA takes over from %d, not from its minimum", n)
 	assert.GreaterOrEqual(t, s.current, n)
