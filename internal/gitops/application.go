@@ -17,6 +17,7 @@ import (
 
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/argocd"
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/bluegreen/gitrepo"
+	"github.com/ai-assistant-chart/ai-assistant-chart/internal/kubeapply"
 )
 
 // Layout of a seeded repository: the chart, and one values file per environment beside it,
@@ -83,7 +84,7 @@ func ApplyApplication(ctx context.Context, cfg *rest.Config, a Application) erro
 	if err != nil {
 		return fmt.Errorf("dynamic client: %w", err)
 	}
-	if err := createOrUpdate(ctx, unstructuredClient{dyn.Resource(applications).Namespace(Namespace)}, a.object()); err != nil {
+	if err := kubeapply.CreateOrUpdate(ctx, kubeapply.UnstructuredClient{ResourceInterface: dyn.Resource(applications).Namespace(Namespace)}, a.object(), fieldManager); err != nil {
 		return fmt.Errorf("apply application %s: %w", a.Name, err)
 	}
 	return nil

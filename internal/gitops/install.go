@@ -1,14 +1,10 @@
 package gitops
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
-	"io"
-	"os"
 	"path/filepath"
 	"strconv"
 	"time"
@@ -22,14 +18,13 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/wait"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
 
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/gomod"
+	"github.com/ai-assistant-chart/ai-assistant-chart/internal/kubeapply"
 )
 
 var (
@@ -92,16 +87,16 @@ func Install(ctx context.Context, cfg *rest.Config, o Options) error {
 		return err
 	}
 	for _, crd := range crdObjs {
-		if err := createOrUpdate(ctx, unstructuredClient{dyn.Resource(crds)}, crd); err != nil {
+		if err := kubeapply.CreateOrUpdate(ctx, kubeapply.UnstructuredClient{ResourceInterface: dyn.Resource(crds)}, crd, fieldManager); err != nil {
 			return fmt.Errorf("apply CRD %s: %w", crd.GetName(), err)
 		}
 	}
-	if err := waitEstablished(ctx, dyn, crdObjs, o.Timeout); err != nil {
+	if err := kubeapply.WaitCRDsEstablished(ctx, dyn, crdObjs, o.Timeout); err != nil {
 		return err
 	}
 	logf("Argo CD %s CRDs established", ArgoCDVersion)
 
-	if err := createOrUpdate(ctx, cs.CoreV1().Namespaces(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: Namespace}}); err != nil {
+	if err := kubeapply.CreateOrUpdate(ctx, cs.CoreV1().Namespaces(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: Namespace}}, fieldManager); err != nil {
 		return fmt.Errorf("create namespace %s: %w", Namespace, err)
 	}
 	if err := ensureSecrets(ctx, cs); err != nil {
@@ -113,7 +108,7 @@ func Install(ctx context.Context, cfg *rest.Config, o Options) error {
 			return fmt.Errorf("apply %s: %w", s.what, err)
 		}
 	}
-	if err := createOrUpdate(ctx, unstructuredClient{dyn.Resource(appProjects).Namespace(Namespace)}, defaultProject()); err != nil {
+	if err := kubeapply.CreateOrUpdate(ctx, kubeapply.UnstructuredClient{ResourceInterface: dyn.Resource(appProjects).Namespace(Namespace)}, defaultProject(), fieldManager); err != nil {
 		return fmt.Errorf("apply AppProject default: %w", err)
 	}
 	logf("Argo CD core and the Git server applied in %s; waiting until they are ready", Namespace)
@@ -202,48 +197,13 @@ func clients(cfg *rest.Config) (kubernetes.Interface, dynamic.Interface, error) 
 func readCRDs(dir string) ([]*unstructured.Unstructured, error) {
 	var out []*unstructured.Unstructured
 	for _, name := range crdFiles {
-		path := filepath.Join(dir, "manifests", "crds", name)
-		b, err := os.ReadFile(path)
+		objs, err := kubeapply.ReadYAML(filepath.Join(dir, "manifests", "crds", name))
 		if err != nil {
 			return nil, fmt.Errorf("read Argo CD CRD: %w", err)
 		}
-		d := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(b), 4096)
-		for {
-			u := &unstructured.Unstructured{}
-			if err := d.Decode(&u.Object); err != nil {
-				if errors.Is(err, io.EOF) {
-					break
-				}
-				return nil, fmt.Errorf("decode %s: %w", path, err)
-			}
-			if len(u.Object) > 0 {
-				out = append(out, u)
-			}
-		}
+		out = append(out, objs...)
 	}
 	return out, nil
-}
-
-func waitEstablished(ctx context.Context, dyn dynamic.Interface, objs []*unstructured.Unstructured, timeout time.Duration) error {
-	for _, crd := range objs {
-		err := waitReady(ctx, timeout, func(ctx context.Context) (string, bool, error) {
-			u, err := dyn.Resource(crds).Get(ctx, crd.GetName(), metav1.GetOptions{})
-			if err != nil {
-				return "", false, err
-			}
-			conds, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
-			for _, c := range conds {
-				if m, ok := c.(map[string]any); ok && m["type"] == "Established" && m["status"] == "True" {
-					return "established", true, nil
-				}
-			}
-			return "not established", false, nil
-		})
-		if err != nil {
-			return fmt.Errorf("CRD %s: %w", crd.GetName(), err)
-		}
-	}
-	return nil
 }
 
 // waitReady polls check every second until it reports ready, bounded by timeout; the error
@@ -266,10 +226,8 @@ func waitReady(ctx context.Context, timeout time.Duration, check func(context.Co
 }
 
 func deploymentReady(d *appsv1.Deployment) (string, bool, error) {
-	want := ptr.Deref(d.Spec.Replicas, 1)
-	state := fmt.Sprintf("%d/%d available, %d updated", d.Status.AvailableReplicas, want, d.Status.UpdatedReplicas)
-	return state, d.Status.ObservedGeneration >= d.Generation && d.Status.UpdatedReplicas == want &&
-		d.Status.AvailableReplicas == want && d.Status.Replicas == want, nil
+	ok, state := kubeapply.DeploymentAvailable(d)
+	return state, ok, nil
 }
 
 // ensureSecrets creates Redis's password (argocd-redis, key auth, which every component reads)
@@ -305,48 +263,6 @@ type step struct {
 	do   func() error
 }
 
-// objectClient is what createOrUpdate needs of a typed client.
-type objectClient[T metav1.Object] interface {
-	Get(ctx context.Context, name string, opts metav1.GetOptions) (T, error)
-	Create(ctx context.Context, obj T, opts metav1.CreateOptions) (T, error)
-	Update(ctx context.Context, obj T, opts metav1.UpdateOptions) (T, error)
-}
-
-// createOrUpdate makes obj what the cluster holds: created, or written over the current
-// object at its resource version (retried if someone else wrote in between). It reads before
-// it creates: a create of a Service that exists fails on its node port ("provided port is
-// already allocated") before it fails as existing.
-func createOrUpdate[T metav1.Object](ctx context.Context, c objectClient[T], obj T) error {
-	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		cur, err := c.Get(ctx, obj.GetName(), metav1.GetOptions{})
-		if apierrors.IsNotFound(err) {
-			_, err = c.Create(ctx, obj, metav1.CreateOptions{FieldManager: fieldManager})
-			return err
-		}
-		if err != nil {
-			return err
-		}
-		obj.SetResourceVersion(cur.GetResourceVersion())
-		_, err = c.Update(ctx, obj, metav1.UpdateOptions{FieldManager: fieldManager})
-		return err
-	})
-}
-
-// unstructuredClient fits a dynamic resource client to objectClient.
-type unstructuredClient struct{ dynamic.ResourceInterface }
-
-func (c unstructuredClient) Get(ctx context.Context, name string, opts metav1.GetOptions) (*unstructured.Unstructured, error) {
-	return c.ResourceInterface.Get(ctx, name, opts)
-}
-
-func (c unstructuredClient) Create(ctx context.Context, obj *unstructured.Unstructured, opts metav1.CreateOptions) (*unstructured.Unstructured, error) {
-	return c.ResourceInterface.Create(ctx, obj, opts)
-}
-
-func (c unstructuredClient) Update(ctx context.Context, obj *unstructured.Unstructured, opts metav1.UpdateOptions) (*unstructured.Unstructured, error) {
-	return c.ResourceInterface.Update(ctx, obj, opts)
-}
-
 const clusterRoleName = "ai-assistant-argocd-application-controller"
 
 // manifest is Argo CD core's objects and the Git server's.
@@ -363,23 +279,31 @@ type manifest struct {
 func (m manifest) steps(ctx context.Context, cs kubernetes.Interface) []step {
 	var out []step
 	for _, sa := range m.serviceAccounts {
-		out = append(out, step{"ServiceAccount " + sa.Name, func() error { return createOrUpdate(ctx, cs.CoreV1().ServiceAccounts(Namespace), sa) }})
+		out = append(out, step{"ServiceAccount " + sa.Name, func() error {
+			return kubeapply.CreateOrUpdate(ctx, cs.CoreV1().ServiceAccounts(Namespace), sa, fieldManager)
+		}})
 	}
 	out = append(out,
-		step{"ClusterRole", func() error { return createOrUpdate(ctx, cs.RbacV1().ClusterRoles(), m.clusterRole) }},
-		step{"ClusterRoleBinding", func() error { return createOrUpdate(ctx, cs.RbacV1().ClusterRoleBindings(), m.binding) }},
+		step{"ClusterRole", func() error {
+			return kubeapply.CreateOrUpdate(ctx, cs.RbacV1().ClusterRoles(), m.clusterRole, fieldManager)
+		}},
+		step{"ClusterRoleBinding", func() error {
+			return kubeapply.CreateOrUpdate(ctx, cs.RbacV1().ClusterRoleBindings(), m.binding, fieldManager)
+		}},
 	)
 	for _, c := range m.configMaps {
-		out = append(out, step{"ConfigMap " + c.Name, func() error { return createOrUpdate(ctx, cs.CoreV1().ConfigMaps(Namespace), c) }})
+		out = append(out, step{"ConfigMap " + c.Name, func() error { return kubeapply.CreateOrUpdate(ctx, cs.CoreV1().ConfigMaps(Namespace), c, fieldManager) }})
 	}
 	for _, s := range m.services {
-		out = append(out, step{"Service " + s.Name, func() error { return createOrUpdate(ctx, cs.CoreV1().Services(Namespace), s) }})
+		out = append(out, step{"Service " + s.Name, func() error { return kubeapply.CreateOrUpdate(ctx, cs.CoreV1().Services(Namespace), s, fieldManager) }})
 	}
 	for _, d := range m.deployments {
-		out = append(out, step{"Deployment " + d.Name, func() error { return createOrUpdate(ctx, cs.AppsV1().Deployments(Namespace), d) }})
+		out = append(out, step{"Deployment " + d.Name, func() error {
+			return kubeapply.CreateOrUpdate(ctx, cs.AppsV1().Deployments(Namespace), d, fieldManager)
+		}})
 	}
 	return append(out, step{"StatefulSet " + m.controller.Name, func() error {
-		return createOrUpdate(ctx, cs.AppsV1().StatefulSets(Namespace), m.controller)
+		return kubeapply.CreateOrUpdate(ctx, cs.AppsV1().StatefulSets(Namespace), m.controller, fieldManager)
 	}})
 }
 
