@@ -121,3 +121,29 @@ func TestApplyOnARealAPIServer(t *testing.T) {
 		t.Errorf("deleting a Widget whose kind is gone: %v", err)
 	}
 }
+
+// CreateOrUpdate twice over a NodePort Service: the second run updates it in place (a create
+// first would fail on the node port it already holds).
+func TestCreateOrUpdateANodePortServiceTwice(t *testing.T) {
+	api := testenv.StartKubeAPI(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	k, err := kubeapply.New(api.Config, "kubeapply-test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := func(label string) *corev1.Service {
+		return &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "s", Namespace: "default", Labels: map[string]string{"run": label}},
+			Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeNodePort, Selector: map[string]string{"app": "x"},
+				Ports: []corev1.ServicePort{{Port: 80, NodePort: 30097}}}}
+	}
+	for _, run := range []string{"first", "second"} {
+		if err := kubeapply.CreateOrUpdate(ctx, k.CS.CoreV1().Services("default"), svc(run), "kubeapply-test"); err != nil {
+			t.Fatalf("%s run: %v", run, err)
+		}
+	}
+	got, err := k.CS.CoreV1().Services("default").Get(ctx, "s", metav1.GetOptions{})
+	if err != nil || got.Labels["run"] != "second" || got.Spec.Ports[0].NodePort != 30097 {
+		t.Errorf("after two runs: %v, err %v; want the second run's labels on node port 30097", got.Labels, err)
+	}
+}

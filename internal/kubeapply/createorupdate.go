@@ -20,14 +20,16 @@ type ObjectClient[T metav1.Object] interface {
 
 // CreateOrUpdate makes obj what the cluster holds: created, or written over the current
 // object at its resource version (retried if someone else wrote in between). Unlike Apply it
-// needs no discovery, so it works with client-go's fake clientsets too.
+// needs no discovery, so it works with client-go's fake clientsets too. It reads before it
+// creates: a create of a Service that exists fails on its node port ("provided port is
+// already allocated") before it fails as existing.
 func CreateOrUpdate[T metav1.Object](ctx context.Context, c ObjectClient[T], obj T, fieldManager string) error {
 	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		_, err := c.Create(ctx, obj, metav1.CreateOptions{FieldManager: fieldManager})
-		if !apierrors.IsAlreadyExists(err) {
+		cur, err := c.Get(ctx, obj.GetName(), metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			_, err = c.Create(ctx, obj, metav1.CreateOptions{FieldManager: fieldManager})
 			return err
 		}
-		cur, err := c.Get(ctx, obj.GetName(), metav1.GetOptions{})
 		if err != nil {
 			return err
 		}
