@@ -5,45 +5,27 @@
 package main
 
 import (
-	"context"
-	"errors"
 	"log/slog"
-	"net/http"
 	"os"
-	"os/signal"
-	"strconv"
-	"syscall"
 	"time"
 
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/gitops/gitserver"
+	"github.com/ai-assistant-chart/ai-assistant-chart/internal/serve"
 )
 
 func main() {
 	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
-	port := 8080
-	if v := os.Getenv("PORT"); v != "" {
-		p, err := strconv.Atoi(v)
-		if err != nil || p < 1 || p > 65535 {
-			log.Error("invalid PORT: not a port number", "value", v)
-			os.Exit(1)
-		}
-		port = p
+	port, err := serve.Port(8080)
+	if err != nil {
+		log.Error(err.Error())
+		os.Exit(1)
 	}
 	root := os.Getenv("GIT_ROOT")
 	if root == "" {
 		root = "/srv/git"
 	}
-	srv := &http.Server{Addr: ":" + strconv.Itoa(port), Handler: &gitserver.Handler{Root: root}, ReadHeaderTimeout: 10 * time.Second}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
-	defer stop()
-	go func() {
-		<-ctx.Done()
-		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(sctx) // exiting either way
-	}()
 	log.Info("serving git repositories", "root", root, "port", port)
-	if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+	if err := serve.Run(&gitserver.Handler{Root: root}, port, 10*time.Second); err != nil {
 		log.Error("serve", "err", err.Error())
 		os.Exit(1)
 	}

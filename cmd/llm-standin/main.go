@@ -6,31 +6,24 @@ package main
 
 import (
 	"context"
-	"errors"
 	"log/slog"
-	"net/http"
 	"os"
-	"os/signal"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/buildinfo"
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/healthcheck"
+	"github.com/ai-assistant-chart/ai-assistant-chart/internal/serve"
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/standin"
 )
 
 func main() {
 	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
-	port := 8080
-	if v := os.Getenv("PORT"); v != "" {
-		p, err := strconv.Atoi(v)
-		if err != nil || p < 1 || p > 65535 {
-			log.Error("invalid PORT: not a port number", "value", v)
-			os.Exit(1)
-		}
-		port = p
+	port, err := serve.Port(8080)
+	if err != nil {
+		log.Error(err.Error())
+		os.Exit(1)
 	}
 	if len(os.Args) > 1 && os.Args[1] == "healthcheck" {
 		if err := healthcheck.Check(context.Background(), "http://127.0.0.1:"+strconv.Itoa(port)+"/healthz", 2*time.Second); err != nil {
@@ -51,18 +44,9 @@ func main() {
 	apiKey := strings.TrimSpace(os.Getenv("STANDIN_API_KEY"))
 
 	handler := standin.New(standin.WithModels(models...), standin.WithAPIKey(apiKey))
-	srv := &http.Server{Addr: ":" + strconv.Itoa(port), Handler: handler, ReadHeaderTimeout: 10 * time.Second}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
-	defer stop()
-	go func() {
-		<-ctx.Done()
-		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(sctx)
-	}()
 	log.Info("llm stand-in serving", "port", port, "version", buildinfo.Version,
 		"models", strings.Join(models, ","), "api_key_required", apiKey != "")
-	if err := srv.ListenAndServe(); !errors.Is(err, http.ErrServerClosed) {
+	if err := serve.Run(handler, port, 10*time.Second); err != nil {
 		log.Error("serve", "err", err.Error())
 		os.Exit(1)
 	}
