@@ -14,15 +14,12 @@ import (
 	"runtime"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/gruntwork-io/terratest/modules/helm"
 	"github.com/gruntwork-io/terratest/modules/k8s"
-	"github.com/gruntwork-io/terratest/modules/random"
 	"github.com/stretchr/testify/require"
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
@@ -147,29 +144,6 @@ var mainPorts = func() chan int {
 	return ports
 }()
 
-// takeMainPort takes a port of mainPorts until the test's cleanups have run (register it
-// before the release, so it is given back after the release's Services are gone). It also
-// holds an flock on a file named after the port, so that test processes run side by side on
-// one machine (two `go test -run` in two shells) wait for each other instead of failing with
-// "provided port is already allocated".
-func takeMainPort(t *testing.T) int {
-	t.Helper()
-	port := <-mainPorts
-	lock, err := os.OpenFile(filepath.Join(os.TempDir(), fmt.Sprintf("ai-assistant-chart-nodeport-%d.lock", port)), os.O_CREATE|os.O_RDWR, 0o600)
-	if err == nil {
-		err = syscall.Flock(int(lock.Fd()), syscall.LOCK_EX) // blocks while another process holds it
-	}
-	if err != nil {
-		mainPorts <- port
-		t.Fatalf("lock node port %d: %v", port, err)
-	}
-	t.Cleanup(func() {
-		_ = lock.Close() // closing releases the flock; nothing to do if it fails
-		mainPorts <- port
-	})
-	return port
-}
-
 // newApp installs a release on the shared cluster with stack.Values plus extra values (see
 // newAppOn). Its main Service takes a free port of mainPorts, given back once the Service is
 // gone; its preview Service is a ClusterIP one, so that releases never share a node port.
@@ -183,7 +157,7 @@ func newApp(t *testing.T, extra map[string]any) *app {
 func newAppSet(t *testing.T, extra map[string]any, sets map[string]string) *app {
 	t.Helper()
 	c, imgs := appCluster(t)
-	port := takeMainPort(t) // registered first: given back after a.cleanup
+	port := takeMainPort(t, c) // registered first: given back after a.cleanup
 	values := map[string]any{"previewService": map[string]any{"type": "ClusterIP"}}
 	maps.Copy(values, extra)
 	return newAppOn(t, appSetup{cluster: c, images: imgs, values: values, sets: sets, port: port})
@@ -207,20 +181,13 @@ type appSetup struct {
 func newAppOn(t *testing.T, s appSetup) *app {
 	t.Helper()
 	c := s.cluster
-	a := &app{t: t, c: c, images: s.images, ns: "app-" + strings.ToLower(random.UniqueId()), port: s.port}
+	a := &app{t: t, c: c, images: s.images, ns: createTestNamespace(t, c, "app"), port: s.port}
 	a.kubectl = k8s.NewKubectlOptions("", c.KubeconfigPath, a.ns)
 	t.Cleanup(a.cleanup)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	_, err := c.Clientset.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{
-		Name: a.ns,
-		Labels: map[string]string{
-			"pod-security.kubernetes.io/enforce": "restricted",
-			"pod-security.kubernetes.io/warn":    "restricted",
-		},
-	}}, metav1.CreateOptions{})
-	require.NoError(t, err, "create namespace")
+	var err error
 	a.deps, err = stack.DeployDependencies(ctx, c.Clientset, a.ns, s.images, 3*time.Minute, s.depOpts...)
 	require.NoError(t, err, "deploy PostgreSQL, Redis and the LLM stand-in")
 

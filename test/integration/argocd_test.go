@@ -13,10 +13,8 @@ import (
 	"time"
 
 	"github.com/gruntwork-io/terratest/modules/k8s"
-	"github.com/gruntwork-io/terratest/modules/random"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 
@@ -109,21 +107,14 @@ func newArgoApp(t *testing.T, extra map[string]any) *argoApp {
 	c := argoCD(t)
 	go func() { metrics <- metricsPipeline(c) }()
 	_, imgs := appCluster(t)
-	port := takeMainPort(t)
-	a := &app{t: t, c: c, images: imgs, ns: "argo-" + strings.ToLower(random.UniqueId()), port: port}
+	port := takeMainPort(t, c)
+	a := &app{t: t, c: c, images: imgs, ns: createTestNamespace(t, c, "argo"), port: port}
 	a.kubectl = k8s.NewKubectlOptions("", c.KubeconfigPath, a.ns)
 	t.Cleanup(a.cleanup)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 	defer cancel()
-	_, err := c.Clientset.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{
-		Name: a.ns,
-		Labels: map[string]string{
-			"pod-security.kubernetes.io/enforce": "restricted",
-			"pod-security.kubernetes.io/warn":    "restricted",
-		},
-	}}, metav1.CreateOptions{})
-	require.NoError(t, err, "create namespace")
+	var err error
 	a.deps, err = stack.DeployDependencies(ctx, c.Clientset, a.ns, imgs, 3*time.Minute)
 	require.NoError(t, err, "deploy PostgreSQL, Redis and the LLM stand-in")
 

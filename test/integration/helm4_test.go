@@ -95,7 +95,7 @@ func (a *app) helm4Metadata() (int, string) {
 func newHelm4App(t *testing.T) *app {
 	t.Helper()
 	c, imgs := appCluster(t)
-	port := takeMainPort(t) // registered first: given back after a.cleanup
+	port := takeMainPort(t, c) // registered first: given back after a.cleanup
 	values := map[string]any{"previewService": map[string]any{"type": "ClusterIP"}}
 	return newAppOn(t, appSetup{cluster: c, images: imgs, values: values, port: port, helm4: true})
 }

@@ -106,7 +106,7 @@ func TestOCIChartSignedPushedVerifiedAndUpgraded(t *testing.T) {
 func newAppFrom(t *testing.T, chart string, install ...string) *app {
 	t.Helper()
 	c, imgs := appCluster(t)
-	port := takeMainPort(t) // registered first: given back after a.cleanup
+	port := takeMainPort(t, c) // registered first: given back after a.cleanup
 	values := map[string]any{"previewService": map[string]any{"type": "ClusterIP"}}
 	return newAppOn(t, appSetup{cluster: c, images: imgs, values: values, port: port, chart: chart, install: install})
 }
