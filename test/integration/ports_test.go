@@ -234,7 +234,9 @@ func TestAPortLeftByADeadRunIsTakenBack(t *testing.T) {
 	}, metav1.CreateOptions{})
 	require.NoError(t, err)
 	left := createTestNamespace(t, c, "app")
-	t.Cleanup(func() { _ = c.Clientset.CoreV1().Namespaces().Delete(context.Background(), left, metav1.DeleteOptions{}) })
+	t.Cleanup(func() {
+		_ = c.Clientset.CoreV1().Namespaces().Delete(context.Background(), left, metav1.DeleteOptions{})
+	})
 	createNodePortService(ctx, t, c, left, port)
 
 	began := time.Now()
@@ -253,7 +255,9 @@ func TestAPortLeftByADeadRunIsTakenBack(t *testing.T) {
 	other := "not-a-test-" + strings.ToLower(random.UniqueId())
 	_, err = c.Clientset.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: other}}, metav1.CreateOptions{})
 	require.NoError(t, err)
-	t.Cleanup(func() { _ = c.Clientset.CoreV1().Namespaces().Delete(context.Background(), other, metav1.DeleteOptions{}) })
+	t.Cleanup(func() {
+		_ = c.Clientset.CoreV1().Namespaces().Delete(context.Background(), other, metav1.DeleteOptions{})
+	})
 	createNodePortService(ctx, t, c, other, port)
 	err = removeStaleHolders(t, c, port)
 	require.ErrorContains(t, err, other+"/left")
