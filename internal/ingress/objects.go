@@ -135,10 +135,12 @@ func traefikObjects(img Image) []runtime.Object {
 		{APIGroups: []string{""}, Resources: []string{"services", "secrets"}, Verbs: read},
 		{APIGroups: []string{"discovery.k8s.io"}, Resources: []string{"endpointslices"}, Verbs: read},
 	}
-	probe := &corev1.Probe{
-		ProbeHandler:  corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/ping", Port: intstr.FromString("ping")}},
-		PeriodSeconds: 2, FailureThreshold: 3,
-	}
+	ping := corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/ping", Port: intstr.FromString("ping")}}
+	// The one Traefik carries every request, so neither probe may act on a slow answer: with
+	// the 1 s timeout and 3 misses of the defaults, a busy two-core machine (load 30) had its
+	// liveness probe restart it mid-test, and 2,331 requests failed in the 10 s it took.
+	readiness := &corev1.Probe{ProbeHandler: ping, PeriodSeconds: 2, TimeoutSeconds: 5, FailureThreshold: 3}
+	liveness := &corev1.Probe{ProbeHandler: ping, PeriodSeconds: 10, TimeoutSeconds: 5, FailureThreshold: 6}
 	objs := controllerObjects(TraefikNamespace, traefikName, rules, img, corev1.Container{
 		Args: TraefikArgs(),
 		Ports: []corev1.ContainerPort{
@@ -146,11 +148,11 @@ func traefikObjects(img Image) []runtime.Object {
 			{Name: "websecure", ContainerPort: websecurePort, Protocol: corev1.ProtocolTCP},
 			{Name: "ping", ContainerPort: pingPort, Protocol: corev1.ProtocolTCP},
 		},
-		ReadinessProbe: probe,
-		LivenessProbe:  probe,
+		ReadinessProbe: readiness,
+		LivenessProbe:  liveness,
 		// It terminates TLS for every request, a handshake each with fresh connections: its
 		// CPU share under contention follows the request.
-		Resources: requests("200m", "64Mi"),
+		Resources: requests("500m", "64Mi"),
 	})
 	labels := labelsFor(traefikName)
 	return append(objs,

@@ -31,32 +31,32 @@ func (a *app) patchSelector(color string) {
 	require.NoError(a.t, err)
 }
 
-// TestCutoverUnderLoad: 200 requests/s on loopback through the main Service for the whole
-// run while the cutover command deploys v1 -> v2 and rolls back and forth four times (five
-// switches), then scales the old colour down; once with keep-alive
-// connections and once with a fresh connection per request. Every request must succeed.
-// It prints the switch latency of each switch (from the selector change until every later
-// response carries the new colour), the seed's selector patch for comparison, and p50/p99
-// before, during and after. It runs beside the other tests, as the rest of the suite does: its
-// figures are those of a busy two-core machine (run it alone with -run for a quiet one).
+// TestCutoverUnderLoad: 200 requests/s with keep-alive connections and, at the same time,
+// 200 requests/s with a fresh connection per request, on loopback through the main Service
+// for the whole run, while the cutover command deploys v1 -> v2 and rolls back and forth four
+// times (five switches), then scales the old colour down. Every request must succeed. It
+// prints, per load, the switch latency of each switch (from the selector change until every
+// later response carries the new colour), the seed's selector patch for comparison, and
+// p50/p99 before, during and after. It runs beside the other tests, as the rest of the suite
+// does: its figures are those of a busy two-core machine (run it alone with -run for a quiet
+// one; CUTOVER_MODE=true or false runs one load only).
 func TestCutoverUnderLoad(t *testing.T) {
 	t.Parallel()
 	a := newApp(t, nil)
-	for _, keepAlive := range []bool{true, false} {
-		if os.Getenv("CUTOVER_MODE") != "" && os.Getenv("CUTOVER_MODE") != fmt.Sprint(keepAlive) {
-			continue
-		}
-		mode := map[bool]string{true: "keep-alive", false: "fresh connections"}[keepAlive]
-		t.Run(strings.ReplaceAll(mode, " ", "-"), func(t *testing.T) {
-			a.t = t
-			cutoverUnderLoad(t, a, keepAlive, mode)
-		})
-	}
+	cutoverUnderLoad(t, a, "")
 }
 
-// cutoverUnderLoad is one mode of TestCutoverUnderLoad, wherever a.loadObserved sends the load
-// (the main Service's node port, or an Ingress: TestIngressCutoverUnderLoad).
-func cutoverUnderLoad(t *testing.T, a *app, keepAlive bool, mode string) {
+// cutoverLoad is one of the loads cutoverUnderLoad runs at once.
+type cutoverLoad struct {
+	mode   string
+	follow *follower
+	wait   func() loadgen.Result
+}
+
+// cutoverUnderLoad is TestCutoverUnderLoad wherever a.loadObserved sends the load (the main
+// Service's node port, or an Ingress: TestIngressCutoverUnderLoad, whose mode names start
+// with via). Both loads share the switches: each is measured on its own.
+func cutoverUnderLoad(t *testing.T, a *app, via string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
 	loadCtx, stopLoad := context.WithCancel(ctx)
@@ -64,8 +64,25 @@ func cutoverUnderLoad(t *testing.T, a *app, keepAlive bool, mode string) {
 	// A watch: each selector change is timed as it is delivered, with no polling.
 	watch := stack.WatchSelector(a.c.Clientset, a.ns, release)
 	began := time.Now()
-	follow := &follower{}
-	wait := a.loadObserved(loadCtx, keepAlive, 10*time.Minute, follow.observe)
+	var loads []cutoverLoad
+	for _, keepAlive := range []bool{true, false} {
+		if os.Getenv("CUTOVER_MODE") != "" && os.Getenv("CUTOVER_MODE") != fmt.Sprint(keepAlive) {
+			continue
+		}
+		mode := map[bool]string{true: "keep-alive", false: "fresh connections"}[keepAlive]
+		if a.ingress != nil && !keepAlive {
+			mode = "fresh TLS connections"
+		}
+		l := cutoverLoad{mode: via + mode, follow: &follower{}}
+		l.wait = a.loadObserved(loadCtx, keepAlive, 10*time.Minute, l.follow.observe)
+		loads = append(loads, l)
+	}
+	// moved waits until every load has moved to color.
+	moved := func(color string) {
+		for _, l := range loads {
+			l.follow.waitMoved(t, color)
+		}
+	}
 
 	window(5 * time.Second) // the "before" figures
 	firstSwitch := time.Now()
@@ -92,7 +109,7 @@ func cutoverUnderLoad(t *testing.T, a *app, keepAlive bool, mode string) {
 			// An ingress controller follows the Service's endpoints on its own schedule (Traefik
 			// reloads at most every 2 s, later on a busy machine): the next switch waits until the
 			// load has moved, so that each switch is measured on its own.
-			follow.waitMoved(t, name[strings.LastIndex(name, " ")+1:])
+			moved(name[strings.LastIndex(name, " ")+1:])
 		}
 	}
 	slices.Sort(switchSteps)
@@ -107,10 +124,10 @@ func cutoverUnderLoad(t *testing.T, a *app, keepAlive bool, mode string) {
 	// Each patch waits until the load itself has moved: keep-alive connections follow
 	// only as the server recycles them.
 	a.patchSelector(idle)
-	follow.waitMoved(t, idle)
+	moved(idle)
 	patches = append(patches, stack.Switch{At: time.Now(), Color: active})
 	a.patchSelector(active)
-	follow.waitMoved(t, active)
+	moved(active)
 
 	code, _, out := a.bluegreen(ctx, "finalize", "--now")
 	require.Equal(t, 0, code, "finalize:\n%s", out)
@@ -119,10 +136,12 @@ func cutoverUnderLoad(t *testing.T, a *app, keepAlive bool, mode string) {
 	afterFinalize := time.Now()
 	window(5 * time.Second) // the "after" figures
 	stopLoad()
-	res := wait()
+	results := make([]loadgen.Result, len(loads))
+	for i, l := range loads {
+		results[i] = l.wait()
+	}
 	events := watch.Stop()
 
-	t.Logf("%s: %d requests in %s, %d non-2xx, %d transport errors", mode, res.Total, time.Since(began).Round(time.Second), res.Non2xx, res.TransportErrors)
 	// The command's switches are the selector changes seen before the first patch; each
 	// is measured until the next switch, the patches from the instant they were sent.
 	var switches []stack.Switch
@@ -148,6 +167,16 @@ func cutoverUnderLoad(t *testing.T, a *app, keepAlive bool, mode string) {
 	slices.Sort(toSelector)
 	t.Logf("decision -> Service selector changed (watch event): median %s, min %s, max %s over %d switches",
 		toSelector[len(toSelector)/2].Round(time.Millisecond), toSelector[0].Round(time.Millisecond), toSelector[len(toSelector)-1].Round(time.Millisecond), len(toSelector))
+	for i, l := range loads {
+		reportLoad(t, l.mode, results[i], began, switches, patches, firstSwitch, afterFinalize)
+	}
+}
+
+// reportLoad prints one load's figures around the switches and asserts that every request
+// succeeded at the rate asked.
+func reportLoad(t *testing.T, mode string, res loadgen.Result, began time.Time, switches, patches []stack.Switch, firstSwitch, afterFinalize time.Time) {
+	t.Helper()
+	t.Logf("%s: %d requests in %s, %d non-2xx, %d transport errors", mode, res.Total, time.Since(began).Round(time.Second), res.Non2xx, res.TransportErrors)
 	var moved []time.Duration // by the bluegreen switches, measured first
 	measure := func(how string, list []stack.Switch, end time.Time) {
 		for j, e := range list {
@@ -157,7 +186,7 @@ func cutoverUnderLoad(t *testing.T, a *app, keepAlive bool, mode string) {
 			}
 			lat, err := res.SwitchLatencyWithin(e.At, until, "X-App-Color", e.Color)
 			if err != nil {
-				t.Errorf("switch to %s at %s (%s): responses never all came from %s: %v", e.Color, e.At.Format("15:04:05.000"), how, e.Color, err)
+				t.Errorf("%s: switch to %s at %s (%s): responses never all came from %s: %v", mode, e.Color, e.At.Format("15:04:05.000"), how, e.Color, err)
 				for _, w := range res.Windows {
 					if !w.Start.Before(e.At.Add(-time.Second)) && w.Start.Before(until) {
 						t.Logf("  %s: %d requests, colours %v", w.Start.Format("15:04:05"), w.Requests, w.Counts["X-App-Color"])
@@ -165,7 +194,7 @@ func cutoverUnderLoad(t *testing.T, a *app, keepAlive bool, mode string) {
 				}
 				continue
 			}
-			t.Logf("switch to %-5s via %-24s traffic moved in %s", e.Color, how, lat.Round(time.Millisecond))
+			t.Logf("%s: switch to %-5s via %-24s traffic moved in %s", mode, e.Color, how, lat.Round(time.Millisecond))
 			moved = append(moved, lat)
 		}
 	}
@@ -185,10 +214,10 @@ func cutoverUnderLoad(t *testing.T, a *app, keepAlive bool, mode string) {
 		{"after", afterFinalize, res.Start.Add(res.Elapsed)},
 	} {
 		lat, n := res.LatencyBetween(p.from, p.to)
-		t.Logf("latency %-6s p50 %s p99 %s (%d requests)", p.name, lat.P50.Round(100*time.Microsecond), lat.P99.Round(100*time.Microsecond), n)
+		t.Logf("%s: latency %-6s p50 %s p99 %s (%d requests)", mode, p.name, lat.P50.Round(100*time.Microsecond), lat.P99.Round(100*time.Microsecond), n)
 	}
 	assert.Zero(t, res.Non2xx+res.TransportErrors, "requests failed during the cutovers (%s)", mode)
-	assert.GreaterOrEqual(t, res.RequestsPerSecond, 180.0, "the load kept its rate")
+	assert.GreaterOrEqual(t, res.RequestsPerSecond, 180.0, "the load kept its rate (%s)", mode)
 }
 
 // switchStep finds the switch step in the command's JSON result: its name, its detail and its
