@@ -21,6 +21,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/buildinfo"
+	"github.com/ai-assistant-chart/ai-assistant-chart/internal/machinecache"
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/ociimage"
 )
 
@@ -70,11 +71,7 @@ func NewBuilder(repoRoot string, logf func(format string, args ...any)) *Builder
 // MachineCacheDir is ${XDG_CACHE_HOME:-$HOME/.cache}/ai-assistant-chart/images, beside the
 // tools and the node image's binaries, or <repoRoot>/.cache/image-cache with no home.
 func MachineCacheDir(repoRoot string) string {
-	base, err := os.UserCacheDir()
-	if err != nil {
-		return filepath.Join(repoRoot, ".cache", "image-cache")
-	}
-	return filepath.Join(base, "ai-assistant-chart", "images")
+	return machinecache.Dir(repoRoot, "images", "image-cache")
 }
 
 // Result describes one built (or reused) tarball.

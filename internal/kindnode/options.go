@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/debimage"
+	"github.com/ai-assistant-chart/ai-assistant-chart/internal/machinecache"
 )
 
 const (
@@ -37,11 +38,7 @@ type Options struct {
 // TOOLS_CACHE, ${XDG_CACHE_HOME:-$HOME/.cache}/ai-assistant-chart/kindnode, or
 // <repoRoot>/.cache/kindnode when there is no home directory.
 func DefaultCacheDir(repoRoot string) string {
-	base, err := os.UserCacheDir()
-	if err != nil {
-		return filepath.Join(repoRoot, ".cache", "kindnode")
-	}
-	return filepath.Join(base, "ai-assistant-chart", "kindnode")
+	return machinecache.Dir(repoRoot, "kindnode", "kindnode")
 }
 
 // Builder builds (or finds) the offline kind node image.

@@ -81,7 +81,7 @@ func formatRates(m map[string]float64) string {
 // prometheus-adapter, whose custom metrics API shows the metric per pod; once the load stops
 // the HPA scales back to minReplicas.
 func TestAutoscalingRequestsPerSecond(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	const minReplicas = 1
 	a, _ := monitoredApp(t, requestsPerSecondValues(minReplicas, 15))
 	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
@@ -153,7 +153,7 @@ func mapKeys(m map[string]float64) []string {
 // after it the new colour's HPA takes over from N, not from minReplicas; and not one request
 // of the load fails.
 func TestAutoscalingParityMidScale(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	const minReplicas = 1
 	// A minute's stabilisation: the new colour's rate starts from nothing at the switch.
 	a, _ := monitoredApp(t, requestsPerSecondValues(minReplicas, 60))

@@ -85,7 +85,7 @@ func removeMetricsPipeline() error {
 // scale-down behaviour. The pods request 20m CPU, so 200 req/s is several times the 70 %
 // target.
 func TestAutoscalingCPU(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	c, _ := appCluster(t)
 	// metrics-server starts while the release installs: both take about half a minute.
 	metrics := make(chan error, 1)

@@ -38,7 +38,7 @@ const (
 // cluster (ai-assistant-multi), made for this test and deleted after the suite unless
 // KEEP_CLUSTER=1 (a kept cluster is reused by the next run).
 func TestMultiNode(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Minute)
 	defer cancel()
 	o := cluster.Options{Name: "ai-assistant-multi", Workers: 2, PortMappings: []cluster.PortMapping{

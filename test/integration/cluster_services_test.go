@@ -23,7 +23,7 @@ import (
 // cluster, run as non-root under a restricted securityContext with a read-only root
 // filesystem, and answer real clients (pgx, go-redis) through NodePorts 30083/30084 on 127.0.0.1.
 func TestClusterRunsServiceImages(t *testing.T) {
-	t.Parallel() // its own node ports (30083-30085), none of mainPorts
+	parallel(t) // its own node ports (30083-30085), none of mainPorts
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()
 	c := clusterForTest(t, ctx, cluster.Options{})

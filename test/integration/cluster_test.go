@@ -21,7 +21,7 @@ import (
 // TestClusterServesNodePortOnLoopback: the shared cluster comes up (or is reused), an image
 // tarball loads into its nodes with no registry, and a NodePort Service answers on 127.0.0.1.
 func TestClusterServesNodePortOnLoopback(t *testing.T) {
-	t.Parallel() // its own node ports (30083-30085), none of mainPorts
+	parallel(t) // its own node ports (30083-30085), none of mainPorts
 	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Minute)
 	defer cancel()
 	c := clusterForTest(t, ctx, cluster.Options{})

@@ -72,7 +72,7 @@ func (a *app) timedBluegreen(ctx context.Context, args ...string) (int, string) 
 // switches to green with no failed request, and the release records the model under green;
 // `rollback` then returns traffic to blue, whose own ConfigMap never changed.
 func TestConfigCutoverModel(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	a := newApp(t, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 12*time.Minute)
 	defer cancel()
@@ -139,14 +139,14 @@ func TestConfigCutoverModel(t *testing.T) {
 // TestConfigCutoverUnlistedModel: a model the LLM does not list fails green's /ready; the
 // gate refuses it naming the llm check and the model, and traffic never leaves blue.
 func TestConfigCutoverUnlistedModel(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	testConfigGateRefuses(t, "config.DEFAULT_MODEL=no-such-model", `model \"no-such-model\" is not listed`)
 }
 
 // TestConfigCutoverWrongKey: a wrong LLM API key (the stand-in answers 401) fails green's
 // /ready the same way.
 func TestConfigCutoverWrongKey(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	testConfigGateRefuses(t, "secrets.DEEPSEEK_API_KEY=wrong-key", "status 401: the API key was refused")
 }
 
@@ -199,7 +199,7 @@ func podRestarts(pods []corev1.Pod) map[string]int32 {
 // a deploy under load still drains the old colour, reading its users' requests from /health,
 // says so, and switches with no failed request instead of switching back.
 func TestConfigCutoverWithMetricsOff(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	a := newAppSet(t, nil, map[string]string{"config.PROMETHEUS_ENABLED": "false"})
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
@@ -223,7 +223,7 @@ func TestConfigCutoverWithMetricsOff(t *testing.T) {
 // pods, the switch re-reads the release and writes only its own change over it, and the value
 // is still in `helm get values` after the cutover, with no failed request.
 func TestConfigCutoverKeepsAConcurrentUpgrade(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	a := newApp(t, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()

@@ -41,7 +41,7 @@ func (a *app) patchSelector(color string) {
 // does: its figures are those of a busy two-core machine (run it alone with -run for a quiet
 // one; CUTOVER_MODE=true or false runs one load only).
 func TestCutoverUnderLoad(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	a := newApp(t, nil)
 	cutoverUnderLoad(t, a, "")
 }

@@ -70,7 +70,7 @@ func (a *app) restarts() int32 {
 // Liveness never touches a dependency, so no container restarts. The same holds for the LLM
 // provider failing, driven through the stand-in.
 func TestDependencyOutage(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	a := newApp(t, nil)
 	ctx := context.Background()
 	const period = 2 * time.Second // stack.Values' readinessProbe.periodSeconds
@@ -111,7 +111,7 @@ func (a *app) waitDependencyGone(name string) {
 // requests/s arrive loses nothing: maxUnavailable 0, readiness gating, the preStop delay and
 // the server's drain carry every request. The load runs until the last old pod has exited.
 func TestRollingRestartUnderLoad(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	a := newApp(t, nil)
 	for _, keepAlive := range []bool{true, false} {
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)

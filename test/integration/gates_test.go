@@ -30,7 +30,7 @@ const (
 // never takes traffic: the command exits with the gate-failed code naming the check, not one
 // request is served by the bad colour, and activeColor is unchanged.
 func TestFailedGateKeepsTraffic(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	a := newApp(t, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
@@ -67,7 +67,7 @@ func TestFailedGateKeepsTraffic(t *testing.T) {
 // the Service has no ready endpoint until the switch back lands (422 of 7,736 requests
 // failed), and the command warns of it.
 func TestPostSwitchFailureSwitchesBack(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	a := newApp(t, map[string]any{"readinessProbe": map[string]any{
 		"httpGet": map[string]any{"path": "/ready", "port": "http"}, "periodSeconds": 2, "timeoutSeconds": 2, "failureThreshold": 15,
 	}})
@@ -112,7 +112,7 @@ func TestPostSwitchFailureSwitchesBack(t *testing.T) {
 // TestDeployMatchesTheActiveColoursScale: with the active colour scaled to 4 (as its HPA
 // would under load), deploy brings the idle colour to 4 before switching.
 func TestDeployMatchesTheActiveColoursScale(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	a := newApp(t, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
@@ -143,7 +143,7 @@ func TestDeployMatchesTheActiveColoursScale(t *testing.T) {
 // out, and right after the switch); running it again each time converges on green, and not
 // one request fails along the way.
 func TestInterruptedCutoverConverges(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	a := newApp(t, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 12*time.Minute)
 	defer cancel()
@@ -207,7 +207,7 @@ func waitUntil(ctx context.Context, every time.Duration, cond func(context.Conte
 // by default), and the rollout wait ends at once with the gate-failed code, naming the pod,
 // ErrImagePull or ImagePullBackOff and the image, long before its timeout; traffic stays.
 func TestAnImageNoNodeCanPullFailsAtOnce(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	a := newApp(t, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()

@@ -185,7 +185,7 @@ func (a *app) hpaGone(color string) bool {
 // under load: the Service's selector moves, green serves, no request fails, and scaling
 // down a colour the real HPA controller scaled (1 to minReplicas 2) meets no conflict.
 func TestHelm4ServerSideInstallAndCutoverByHand(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	a := newHelm4App(t)
 	rev, method := a.helm4Metadata()
 	assert.Equal(t, "ssa", method, "Helm 4 installs with server-side apply by default")
@@ -231,7 +231,7 @@ func TestHelm4ServerSideInstallAndCutoverByHand(t *testing.T) {
 // down the colour bluegreen brought up (the HPA scaled it) with no conflict; and bluegreen
 // deploys again on the release Helm 4 upgraded server-side.
 func TestHelm4AndBluegreenHandOverBothWays(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	a := newHelm4App(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
@@ -293,7 +293,7 @@ func TestHelm4AndBluegreenHandOverBothWays(t *testing.T) {
 // scales that colour to zero conflicts with it until it is forced, or until a bluegreen run
 // (which leaves the field to no one) comes between; traffic is untouched by the failure.
 func TestHelm4AfterHelm3ClientSide(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	a := newApp(t, nil)
 	require.Eventually(t, func() bool { return slices.Contains(a.replicasOwners("blue"), "kube-controller-manager/Update/scale") }, time.Minute, 200*time.Millisecond,
 		"Helm 3's create owns blue's defaulted replicas, then the HPA takes them: owners %v", a.replicasOwners("blue"))

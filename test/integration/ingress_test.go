@@ -247,7 +247,7 @@ var certificates = schema.GroupVersionResource{Group: "cert-manager.io", Version
 // over HTTPS with a certificate of its own, and over plain HTTP too, as its
 // `ssl-redirect: "false"` asks.
 func TestIngressCertificateAndPreview(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	spec := newIngressSpec("annotation")
 	spec.previewHost = "preview-" + spec.host
 	spec.previewAnnotations = map[string]any{"nginx.ingress.kubernetes.io/ssl-redirect": "false"}
@@ -344,7 +344,7 @@ func TestIngressCertificateAndPreview(t *testing.T) {
 // still passes a 2 MB body and the same slow answer: the provider ignores them, and the
 // limits are Traefik's defaults (no body limit, no response timeout).
 func TestIngressSeedAnnotations(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	spec := newIngressSpec("both")
 	spec.previewHost = "preview-" + spec.host
 	spec.previewAnnotations = map[string]any{
@@ -433,7 +433,7 @@ func TestIngressSeedAnnotations(t *testing.T) {
 // the switch latency is its: the EndpointSlice update, its watch, and its configuration
 // throttle (2 s by default); each switch waits until the load has moved before the next.
 func TestIngressCutoverUnderLoad(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	a, _ := ingressApp(t, newIngressSpec("ingressClassName"))
 	cutoverUnderLoad(t, a, "ingress, ")
 }

@@ -42,7 +42,7 @@ func applyPrometheusCRDs(t *testing.T, a *app) {
 // answer through the Service, `helm test` passes, and the monitoring objects are accepted
 // with the ServiceMonitor's port resolving to the Service's endpoints.
 func TestInstallAndProbe(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	c, _ := appCluster(t)
 	// The CRDs are cluster-scoped and shared; apply them before the release needs them.
 	crdApp := &app{t: t, c: c, kubectl: k8s.NewKubectlOptions("", c.KubeconfigPath, "default")}
@@ -143,7 +143,7 @@ func podReady(p corev1.Pod) bool {
 // TestBadValuesChangeNothing: `helm upgrade` with invalid values fails with a message
 // naming the key, and neither the revision nor any live object changes.
 func TestBadValuesChangeNothing(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	a := newApp(t, nil)
 	ctx := context.Background()
 	before := a.revision()

@@ -71,7 +71,7 @@ func (s *syncBuffer) String() string {
 // locked code naming it; once it is dead, the next run takes its lease over after the lease
 // duration, resumes, and converges. Not one request fails throughout.
 func TestAKilledRunIsTakenOverAndConverges(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	a := newApp(t, nil)
 	bin := bluegreenBinary(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 12*time.Minute)

@@ -30,6 +30,9 @@ func deleteAfterSuite(o cluster.Options) {
 
 func TestMain(m *testing.M) {
 	code := m.Run()
+	if err := saveTestTimes(); err != nil {
+		fmt.Fprintf(os.Stderr, "save the test times: %v\n", err)
+	}
 	if err := removeMonitoringStack(); err != nil {
 		fmt.Fprintf(os.Stderr, "remove the monitoring stack: %v\n", err)
 		code = 1

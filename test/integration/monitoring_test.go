@@ -210,7 +210,7 @@ func scrapeGaps(t *testing.T, prom promv1.API, selector string, window time.Dura
 // Service's job, at the ServiceMonitor's interval; after `bluegreen deploy` it shows the new
 // colour's pods there instead.
 func TestMonitoringScrapesTheActiveColour(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	a, prom := monitoredApp(t, map[string]any{"metrics": map[string]any{
 		"serviceMonitor": map[string]any{"enabled": true, "interval": scrapeInterval, "labels": selectorLabels()},
 	}})
@@ -338,7 +338,7 @@ func (w *alertWatch) firedAt() time.Time {
 // AIAssistantHighErrorRatio fires while the LLM fails every completion (its model list still
 // answers, so the pods stay ready and return the 500s).
 func TestMonitoringAlerts(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	const (
 		dependencyDownFor = "10s"
 		errorRatioFor     = "10s"
@@ -514,7 +514,7 @@ func (p dashboardPanel) exprs(out map[string]string) {
 // returns at least one series. An expression Prometheus rejects fails at once; one that
 // returns nothing fails once the data has had time to arrive.
 func TestMonitoringDashboard(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	a, prom := monitoredApp(t, map[string]any{
 		"previewService": map[string]any{"enabled": false},
 		"green":          map[string]any{"replicas": 1},

@@ -34,7 +34,7 @@ import (
 // pod (CHANGELOG.md promises it); a tampered package and a wrong key fail verification and
 // install nothing.
 func TestOCIChartSignedPushedVerifiedAndUpgraded(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	appCluster(t) // helm on PATH

@@ -22,7 +22,7 @@ import (
 // not exist is refused by name. The binary completes the namespace's release names from Helm's
 // storage.
 func TestPluginsRunTheReleasedCommand(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	a := newApp(t, nil)
 	version := chartVersion(t, chartDir)
 

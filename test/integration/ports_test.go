@@ -217,7 +217,7 @@ func createTestNamespace(t *testing.T, c *cluster.Cluster, prefix string) string
 // out the lease the dead holder recorded, then deletes that namespace, so its release can
 // have the port. A Service on the port in a namespace no test created is named, not deleted.
 func TestAPortLeftByADeadRunIsTakenBack(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	c, _ := appCluster(t)
 	port := <-mainPorts // this process's other tests leave it alone from here on
 	t.Cleanup(func() { mainPorts <- port })

@@ -53,7 +53,7 @@ func (s *sharedStack) remove(uninstall func() error) error {
 // Two users of one stack (flocks belong to open files, so two in one process stand for two
 // binaries): the first to finish leaves the stack, the last removes it.
 func TestSharedStackIsRemovedByItsLastUser(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	name := fmt.Sprintf("test-%d", os.Getpid())
 	t.Cleanup(func() { os.Remove(filepath.Join(os.TempDir(), "ai-assistant-chart-stack-"+name+".lock")) })
 	first, err := useStack(name)

@@ -80,7 +80,7 @@ func (a *app) chatStream(ctx context.Context, n int) (s stream) {
 // drains for streamDrain, the kubelet kills at streamGrace), so a stream survives only
 // because finalize waited for it, not because a pod's drain outlasted it.
 func TestStreamsSurviveCutover(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	const (
 		streamGrace   = 20 * time.Second
 		streamDrain   = 12 * time.Second

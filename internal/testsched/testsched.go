@@ -1,0 +1,153 @@
+// Package testsched runs a suite's parallel tests longest first, at most N at once, from the
+// times the same tests took in the previous run on the machine.
+//
+// `go test -parallel N` starts paused tests in no set order, so a 4-minute test could start
+// last and run alone at the end while the machine idled (the integration suite's last 130 s
+// had one or two tests left). Starting the longest tests first (LPT scheduling) keeps the
+// slots full until the end. x/sync/semaphore grants in arrival order and no library grants by
+// priority, hence this small one.
+package testsched
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"time"
+)
+
+// DefaultCost is what a test with no recorded time is expected to take.
+const DefaultCost = time.Minute
+
+// Scheduler grants at most its capacity of slots at once, to the waiting test expected to take
+// longest. Its zero value is not usable: see New.
+type Scheduler struct {
+	mu       sync.Mutex
+	free     int
+	waiting  []*waiter
+	expected map[string]time.Duration // from the previous run
+	took     map[string]time.Duration // this run's
+}
+
+type waiter struct {
+	name  string
+	cost  time.Duration
+	ready chan struct{}
+}
+
+// New returns a Scheduler of capacity slots (at least 1) that expects the times in expected.
+func New(capacity int, expected map[string]time.Duration) *Scheduler {
+	return &Scheduler{free: max(capacity, 1), expected: expected, took: map[string]time.Duration{}}
+}
+
+// Expected is what the scheduler expects the named test to take.
+func (s *Scheduler) Expected(name string) time.Duration {
+	if d, ok := s.expected[name]; ok {
+		return d
+	}
+	return DefaultCost
+}
+
+// Acquire blocks until the named test has a slot. Among tests waiting when a slot frees, the
+// one expected to take longest gets it; equal costs go in arrival order.
+func (s *Scheduler) Acquire(name string) {
+	s.mu.Lock()
+	if s.free > 0 && len(s.waiting) == 0 {
+		s.free--
+		s.mu.Unlock()
+		return
+	}
+	w := &waiter{name: name, cost: s.Expected(name), ready: make(chan struct{})}
+	// Insert after every waiter that costs as much or more: stable, longest first.
+	i, _ := slices.BinarySearchFunc(s.waiting, w.cost, func(x *waiter, cost time.Duration) int {
+		if x.cost >= cost {
+			return -1
+		}
+		return 1
+	})
+	s.waiting = slices.Insert(s.waiting, i, w)
+	s.mu.Unlock()
+	<-w.ready
+}
+
+// Release gives the named test's slot to the next waiter and records how long it took.
+func (s *Scheduler) Release(name string, took time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.took[name] = took
+	if len(s.waiting) == 0 {
+		s.free++
+		return
+	}
+	next := s.waiting[0]
+	s.waiting = s.waiting[1:]
+	close(next.ready)
+}
+
+// Took is the times recorded by Release in this run, merged over expected (a test this run
+// did not run keeps its previous time).
+func (s *Scheduler) Took() map[string]time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	all := make(map[string]time.Duration, len(s.expected)+len(s.took))
+	for k, v := range s.expected {
+		all[k] = v
+	}
+	for k, v := range s.took {
+		all[k] = v
+	}
+	return all
+}
+
+// Load reads times saved by Save; a missing file is no times.
+func Load(path string) (map[string]time.Duration, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return map[string]time.Duration{}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var secs map[string]float64
+	if err := json.Unmarshal(b, &secs); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	times := make(map[string]time.Duration, len(secs))
+	for k, v := range secs {
+		times[k] = time.Duration(v * float64(time.Second))
+	}
+	return times, nil
+}
+
+// Save writes times as seconds by test name, replacing the file whole (a rename), so a
+// concurrent reader sees the old or the new times, never half of them.
+func Save(path string, times map[string]time.Duration) error {
+	secs := make(map[string]float64, len(times))
+	for k, v := range times {
+		secs[k] = v.Round(100 * time.Millisecond).Seconds()
+	}
+	b, err := json.MarshalIndent(secs, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".times-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name()) // no-op once renamed
+	if _, err := tmp.Write(append(b, '\n')); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}

@@ -1,0 +1,51 @@
+//go:build integration
+
+package integration
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/ai-assistant-chart/ai-assistant-chart/internal/machinecache"
+	"github.com/ai-assistant-chart/ai-assistant-chart/internal/testsched"
+)
+
+// Every test runs in parallel through parallel(t): `go test -parallel` lets them all start
+// (hack/test.sh passes a large one) and suiteSlots holds them to INTEGRATION_PARALLEL at once
+// (4 by default), longest first by the times this machine recorded in its last run, so the
+// long ones do not start late and run alone at the end. A slot is held until the test's
+// cleanups have run: a namespace being deleted still costs the cluster.
+var (
+	timesPath  = filepath.Join(machinecache.Dir(repoRoot, "test-times", "test-times"), "integration.json")
+	suiteSlots = func() *testsched.Scheduler {
+		slots, err := strconv.Atoi(os.Getenv("INTEGRATION_PARALLEL"))
+		if err != nil || slots < 1 {
+			slots = 4
+		}
+		times, err := testsched.Load(timesPath)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "    test times: %v (tests start in any order)\n", err)
+		}
+		return testsched.New(slots, times)
+	}()
+)
+
+// parallel marks t parallel and waits for its slot.
+func parallel(t *testing.T) {
+	t.Helper()
+	t.Parallel()
+	waited := time.Now()
+	suiteSlots.Acquire(t.Name())
+	began := time.Now()
+	t.Logf("slot taken after %s (expected to take %s)", began.Sub(waited).Round(time.Second), suiteSlots.Expected(t.Name()).Round(time.Second))
+	t.Cleanup(func() { suiteSlots.Release(t.Name(), time.Since(began)) }) // the first registered: runs last
+}
+
+// saveTestTimes records this run's times for the next run's order.
+func saveTestTimes() error {
+	return testsched.Save(timesPath, suiteSlots.Took())
+}
