@@ -503,7 +503,7 @@ func TestArgoCDSyncsTheChart(t *testing.T) {
 			held := reads
 			// The soak: the HPA alone, its scale left to it, every read Synced.
 			const soak = 5 * time.Minute
-			var lowest int32 = peak
+			lowest := peak
 			err = wait.PollUntilContextTimeout(ctx, time.Second, soak, true, func(ctx context.Context) (bool, error) {
 				check(ctx)
 				if d, err := g.c.Clientset.AppsV1().Deployments(g.ns).Get(ctx, name, metav1.GetOptions{}); err == nil {
