@@ -18,13 +18,13 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/wait"
-	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/gomod"
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/kubeapply"
+	"github.com/ai-assistant-chart/ai-assistant-chart/internal/progress"
 )
 
 var (
@@ -65,14 +65,10 @@ func Install(ctx context.Context, cfg *rest.Config, o Options) error {
 	if o.Timeout == 0 {
 		o.Timeout = 4 * time.Minute
 	}
-	if o.Logf == nil {
-		o.Logf = func(string, ...any) {}
-	}
+	o.Logf = progress.Discard(o.Logf)
 	start := time.Now()
-	logf := func(format string, args ...any) {
-		o.Logf("[%5.1fs] %s", time.Since(start).Seconds(), fmt.Sprintf(format, args...))
-	}
-	cs, dyn, err := clients(cfg)
+	logf := progress.Since(start, o.Logf)
+	cs, dyn, err := kubeapply.Clients(cfg)
 	if err != nil {
 		return err
 	}
@@ -143,7 +139,7 @@ func Install(ctx context.Context, cfg *rest.Config, o Options) error {
 // and deleting them would delete every Application. Objects already gone are no error.
 // Applications' finalizers are removed first, so the namespace does not hang on them.
 func Uninstall(ctx context.Context, cfg *rest.Config) error {
-	cs, dyn, err := clients(cfg)
+	cs, dyn, err := kubeapply.Clients(cfg)
 	if err != nil {
 		return err
 	}
@@ -179,18 +175,6 @@ func Uninstall(ctx context.Context, cfg *rest.Config) error {
 // (hack/modules/argocd) with that module's toolchain.
 func ArgoCDDir(repoRoot string) (string, error) {
 	return gomod.DirWithToolchain(filepath.Join(repoRoot, "hack", "modules", "argocd"), ArgoCDModule, toolchain)
-}
-
-func clients(cfg *rest.Config) (kubernetes.Interface, dynamic.Interface, error) {
-	cs, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		return nil, nil, fmt.Errorf("kubernetes client: %w", err)
-	}
-	dyn, err := dynamic.NewForConfig(cfg)
-	if err != nil {
-		return nil, nil, fmt.Errorf("dynamic client: %w", err)
-	}
-	return cs, dyn, nil
 }
 
 // readCRDs decodes the CRDs core mode needs from Argo CD's manifests/crds.

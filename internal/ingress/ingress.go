@@ -16,6 +16,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/kubeapply"
+	"github.com/ai-assistant-chart/ai-assistant-chart/internal/progress"
 )
 
 const (
@@ -86,13 +87,9 @@ func Install(ctx context.Context, cfg *rest.Config, o Options) (*Stack, error) {
 	if o.Timeout == 0 {
 		o.Timeout = 3 * time.Minute
 	}
-	if o.Logf == nil {
-		o.Logf = func(string, ...any) {}
-	}
+	o.Logf = progress.Discard(o.Logf)
 	start := time.Now()
-	logf := func(format string, args ...any) {
-		o.Logf("[%5.1fs] %s", time.Since(start).Seconds(), fmt.Sprintf(format, args...))
-	}
+	logf := progress.Since(start, o.Logf)
 	k, err := kubeapply.New(cfg, fieldManager)
 	if err != nil {
 		return nil, err

@@ -47,13 +47,9 @@ type Client struct {
 
 // New returns a Client for cfg that writes as fieldManager.
 func New(cfg *rest.Config, fieldManager string) (*Client, error) {
-	cs, err := kubernetes.NewForConfig(cfg)
+	cs, dyn, err := Clients(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("kubernetes client: %w", err)
-	}
-	dyn, err := dynamic.NewForConfig(cfg)
-	if err != nil {
-		return nil, fmt.Errorf("dynamic client: %w", err)
+		return nil, err
 	}
 	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
 	if err != nil {
@@ -61,6 +57,19 @@ func New(cfg *rest.Config, fieldManager string) (*Client, error) {
 	}
 	return &Client{CS: cs, Dyn: dyn, FieldManager: fieldManager,
 		mapper: restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(dc))}, nil
+}
+
+// Clients are the typed and the dynamic client of cfg.
+func Clients(cfg *rest.Config) (kubernetes.Interface, dynamic.Interface, error) {
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, nil, fmt.Errorf("kubernetes client: %w", err)
+	}
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return nil, nil, fmt.Errorf("dynamic client: %w", err)
+	}
+	return cs, dyn, nil
 }
 
 // Resource is the dynamic client of obj's kind, in obj's namespace when the kind is

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/kubeapply"
+	"github.com/ai-assistant-chart/ai-assistant-chart/internal/progress"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -66,10 +67,8 @@ func Install(ctx context.Context, cfg *rest.Config, o Options) error {
 	if o.Timeout == 0 {
 		o.Timeout = 3 * time.Minute
 	}
-	if o.Logf == nil {
-		o.Logf = func(string, ...any) {}
-	}
-	cs, dyn, err := clients(cfg)
+	o.Logf = progress.Discard(o.Logf)
+	cs, dyn, err := kubeapply.Clients(cfg)
 	if err != nil {
 		return err
 	}
@@ -78,9 +77,7 @@ func Install(ctx context.Context, cfg *rest.Config, o Options) error {
 		return fmt.Errorf("metrics client: %w", err)
 	}
 	start := time.Now()
-	logf := func(format string, args ...any) {
-		o.Logf("[%5.1fs] %s", time.Since(start).Seconds(), fmt.Sprintf(format, args...))
-	}
+	logf := progress.Since(start, o.Logf)
 	if err := applyServer(ctx, cs, o); err != nil {
 		return err
 	}
@@ -101,7 +98,7 @@ func Install(ctx context.Context, cfg *rest.Config, o Options) error {
 // server is gone fails API discovery for everyone on the cluster. Objects already gone are
 // no error.
 func Uninstall(ctx context.Context, cfg *rest.Config) error {
-	cs, dyn, err := clients(cfg)
+	cs, dyn, err := kubeapply.Clients(cfg)
 	if err != nil {
 		return err
 	}
@@ -110,17 +107,6 @@ func Uninstall(ctx context.Context, cfg *rest.Config) error {
 
 // clients are the typed client for the server's objects and the dynamic one for its
 // APIService.
-func clients(cfg *rest.Config) (kubernetes.Interface, dynamic.Interface, error) {
-	cs, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		return nil, nil, fmt.Errorf("kubernetes client: %w", err)
-	}
-	dyn, err := dynamic.NewForConfig(cfg)
-	if err != nil {
-		return nil, nil, fmt.Errorf("dynamic client: %w", err)
-	}
-	return cs, dyn, nil
-}
 
 func uninstall(ctx context.Context, cs kubernetes.Interface, dyn dynamic.Interface) error {
 	m := objects(Options{})

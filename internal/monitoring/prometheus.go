@@ -34,6 +34,7 @@ import (
 
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/imagebuild"
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/kubeapply"
+	"github.com/ai-assistant-chart/ai-assistant-chart/internal/progress"
 )
 
 // The monitoring stack: prometheus-operator, one Prometheus it runs, and prometheus-adapter
@@ -113,10 +114,8 @@ func InstallStack(ctx context.Context, cfg *rest.Config, o StackOptions) error {
 	if o.Timeout == 0 {
 		o.Timeout = 4 * time.Minute
 	}
-	if o.Logf == nil {
-		o.Logf = func(string, ...any) {}
-	}
-	cs, dyn, err := clients(cfg)
+	o.Logf = progress.Discard(o.Logf)
+	cs, dyn, err := kubeapply.Clients(cfg)
 	if err != nil {
 		return err
 	}
@@ -125,9 +124,7 @@ func InstallStack(ctx context.Context, cfg *rest.Config, o StackOptions) error {
 		return err
 	}
 	start := time.Now()
-	logf := func(format string, args ...any) {
-		o.Logf("[%5.1fs] %s", time.Since(start).Seconds(), fmt.Sprintf(format, args...))
-	}
+	logf := progress.Since(start, o.Logf)
 	m, err := stackObjects(o)
 	if err != nil {
 		return err
@@ -166,7 +163,7 @@ func InstallStack(ctx context.Context, cfg *rest.Config, o StackOptions) error {
 // they are established: a release whose chart renders a ServiceMonitor can then be installed
 // while the rest of the stack starts. InstallStack does it too.
 func InstallCRDs(ctx context.Context, cfg *rest.Config, operatorDir string) error {
-	_, dyn, err := clients(cfg)
+	_, dyn, err := kubeapply.Clients(cfg)
 	if err != nil {
 		return err
 	}
@@ -184,7 +181,7 @@ func InstallCRDs(ctx context.Context, cfg *rest.Config, operatorDir string) erro
 // the namespace is gone, so that an install can follow. The CRDs stay: they are shared by
 // every release's ServiceMonitor and PrometheusRule, which deleting them would delete.
 func UninstallStack(ctx context.Context, cfg *rest.Config) error {
-	cs, dyn, err := clients(cfg)
+	cs, dyn, err := kubeapply.Clients(cfg)
 	if err != nil {
 		return err
 	}
@@ -691,7 +688,7 @@ var (
 // resync, about a minute, or at once when the pod changes: while something is missing,
 // WaitLoaded annotates the pod every 5 s. It returns how long the wait took.
 func WaitLoaded(ctx context.Context, cfg *rest.Config, ns string, timeout time.Duration) (time.Duration, error) {
-	cs, dyn, err := clients(cfg)
+	cs, dyn, err := kubeapply.Clients(cfg)
 	if err != nil {
 		return 0, err
 	}

@@ -26,6 +26,7 @@ import (
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/kindnode"
+	"github.com/ai-assistant-chart/ai-assistant-chart/internal/progress"
 )
 
 // KubeAPI is a Kubernetes control plane owned by one test: etcd, kube-apiserver and
@@ -61,9 +62,7 @@ var kubeControllers = []string{
 func StartKubeAPI(t testing.TB) *KubeAPI {
 	t.Helper()
 	start := time.Now()
-	logf := func(format string, args ...any) {
-		t.Logf("kubeapi [%5.1fs] %s", time.Since(start).Seconds(), fmt.Sprintf(format, args...))
-	}
+	logf := progress.Since(start, func(format string, args ...any) { t.Logf("kubeapi "+format, args...) })
 	bins := controlPlaneBinaries(t)
 	dir := t.TempDir()
 	pki := newKubePKI(t, dir)
