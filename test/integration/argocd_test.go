@@ -8,7 +8,6 @@ import (
 	"maps"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -30,61 +29,38 @@ import (
 // in-cluster Git server, with no Helm release. Argo CD is installed once per test binary and
 // removed by TestMain; each test seeds its own repository and Application.
 
-var (
-	argoOnce      sync.Once
-	argoErr       error
-	argoInstalled *cluster.Cluster
-	argoUse       *sharedStack
-)
+var argoCDStack = &suiteStack{name: "argocd"}
 
 // argoCD installs Argo CD core and the Git server into the shared cluster once per test
-// binary. hack/images.sh builds the images before the tests (a cold build shows its progress
-// there); here they are up to date.
+// binary, for TestMain to remove after the suite. hack/images.sh builds the images before the
+// tests (a cold build shows its progress there); here they are up to date.
 func argoCD(t *testing.T) *cluster.Cluster {
 	t.Helper()
 	c, _ := appCluster(t)
-	argoOnce.Do(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 40*time.Minute)
-		defer cancel()
-		logf := func(f string, a ...any) { fmt.Fprintf(os.Stderr, "    "+f+"\n", a...) }
+	err := argoCDStack.ensure(40*time.Minute, func(ctx context.Context, logf func(string, ...any)) error {
 		imgs, err := gitops.EnsureImages(ctx, repoRoot, logf)
 		if err != nil {
-			argoErr = err
-			return
+			return err
 		}
-		if argoErr = c.LoadImageArchives(ctx, imgs.Tarballs()...); argoErr != nil {
-			return
+		if err := c.LoadImageArchives(ctx, imgs.Tarballs()...); err != nil {
+			return err
 		}
-		if argoUse, argoErr = useStack("argocd"); argoErr != nil {
-			return
-		}
-		argoInstalled = c
 		began := time.Now()
 		opts := gitops.Options{Images: imgs, RepoRoot: repoRoot, Logf: logf}
-		if argoErr = gitops.Install(ctx, c.RESTConfig, opts); argoErr != nil {
-			return
+		if err := gitops.Install(ctx, c.RESTConfig, opts); err != nil {
+			return err
 		}
 		logf("Argo CD core and the Git server installed in %s", time.Since(began).Round(100*time.Millisecond))
 		// Install is idempotent: run again over what it made, it updates in place and is ready.
 		began = time.Now()
-		if argoErr = gitops.Install(ctx, c.RESTConfig, opts); argoErr != nil {
-			argoErr = fmt.Errorf("install again over the first install: %w", argoErr)
-			return
+		if err := gitops.Install(ctx, c.RESTConfig, opts); err != nil {
+			return fmt.Errorf("install again over the first install: %w", err)
 		}
 		logf("installed again over itself in %s", time.Since(began).Round(100*time.Millisecond))
-	})
-	require.NoError(t, argoErr, "install Argo CD (hack/images.sh shows its build)")
+		return nil
+	}, func(ctx context.Context) error { return gitops.Uninstall(ctx, c.RESTConfig) })
+	require.NoError(t, err, "install Argo CD (hack/images.sh shows its build)")
 	return c
-}
-
-// removeArgoCD uninstalls Argo CD and the Git server if this binary installed them.
-func removeArgoCD() error {
-	return argoUse.remove(func() error {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		fmt.Fprintln(os.Stderr, "removing Argo CD and the Git server after the suite")
-		return gitops.Uninstall(ctx, argoInstalled.RESTConfig)
-	})
 }
 
 // argoApp is a release Argo CD syncs from its own repository on the Git server.

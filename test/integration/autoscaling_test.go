@@ -5,11 +5,9 @@ package integration
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -28,55 +26,31 @@ import (
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/monitoring"
 )
 
-var (
-	metricsOnce      sync.Once
-	metricsErr       error
-	metricsInstalled *cluster.Cluster // uninstalled after the suite (TestMain)
-	metricsUse       *sharedStack
-)
+var metricsServer = &suiteStack{name: "metrics-server"}
 
-// metricsPipeline installs metrics-server into the shared cluster once per test binary,
-// for TestMain to remove after the suite: the cluster is shared with other checkouts, whose
-// tests (without newAppOn's held HPAs) assume no metrics. It returns an error instead of
-// failing t, so that a test can run it beside its release's install.
+// metricsPipeline installs metrics-server into the shared cluster once per test binary, for
+// TestMain to remove after the suite: the cluster is shared with other checkouts, whose tests
+// (without newAppOn's held HPAs) assume no metrics. It returns an error instead of failing t,
+// so that a test can run it beside its release's install.
 func metricsPipeline(c *cluster.Cluster) error {
-	metricsOnce.Do(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
-		defer cancel()
-		logf := func(f string, a ...any) { fmt.Fprintf(os.Stderr, "    "+f+"\n", a...) }
+	return metricsServer.ensure(20*time.Minute, func(ctx context.Context, logf func(string, ...any)) error {
 		// hack/images.sh builds it before the tests, so a cold build shows its progress there;
 		// here it is up to date.
 		b := &imagebuild.Builder{RepoRoot: repoRoot, OutDir: filepath.Join(repoRoot, ".cache", "images"), Created: time.Unix(0, 0).UTC(), Log: logf}
 		r, err := b.BuildModule(ctx, imagebuild.MetricsServer)
 		if err != nil {
-			metricsErr = err
-			return
+			return err
 		}
 		if r.UpToDate {
 			logf("%s up to date", r.Tag)
 		} else {
 			logf("%s built in %s (%.1f MB uncompressed)", r.Tag, r.Elapsed.Round(time.Second), float64(r.Info.UncompressedSize)/1e6)
 		}
-		if metricsErr = c.LoadImageArchives(ctx, r.Path); metricsErr != nil {
-			return
+		if err := c.LoadImageArchives(ctx, r.Path); err != nil {
+			return err
 		}
-		if metricsUse, metricsErr = useStack("metrics-server"); metricsErr != nil {
-			return
-		}
-		metricsInstalled = c
-		metricsErr = monitoring.Install(ctx, c.RESTConfig, monitoring.Options{Image: r.Tag, ImageDigest: r.Info.Digest.String(), Logf: logf})
-	})
-	return metricsErr
-}
-
-// removeMetricsPipeline uninstalls metrics-server if this binary installed it.
-func removeMetricsPipeline() error {
-	return metricsUse.remove(func() error {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		fmt.Fprintln(os.Stderr, "removing metrics-server after the suite")
-		return monitoring.Uninstall(ctx, metricsInstalled.RESTConfig)
-	})
+		return monitoring.Install(ctx, c.RESTConfig, monitoring.Options{Image: r.Tag, ImageDigest: r.Info.Digest.String(), Logf: logf})
+	}, func(ctx context.Context) error { return monitoring.Uninstall(ctx, c.RESTConfig) })
 }
 
 // TestAutoscalingCPU: with metrics-server serving metrics.k8s.io, the active colour's HPA

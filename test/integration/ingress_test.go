@@ -11,10 +11,8 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -40,22 +38,17 @@ import (
 // needed, and each test has hosts of its own.
 
 var (
-	ingressOnce      sync.Once
-	ingressErr       error
-	ingressStack     *ingress.Stack
-	ingressCRDDir    string
-	ingressInstalled *cluster.Cluster // uninstalled after the suite (TestMain)
-	ingressUse       *sharedStack
+	ingressStackOnce = &suiteStack{name: "ingress"}
+	ingressStack     *ingress.Stack // set by ingressStackOn
 )
 
 // ingressStackOn installs the ingress stack into the shared cluster once per test binary, for
-// TestMain to remove after the suite. It returns an error instead of failing t, so that a
-// test can run it beside its release's install.
+// TestMain to remove after the suite: the cluster is shared with other checkouts, whose tests
+// expect no ingress controller on its ports. It returns an error instead of failing t, so that
+// a test can run it beside its release's install.
 func ingressStackOn(c *cluster.Cluster) (*ingress.Stack, error) {
-	ingressOnce.Do(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
-		defer cancel()
-		logf := func(f string, a ...any) { fmt.Fprintf(os.Stderr, "    ingress: "+f+"\n", a...) }
+	var crdDir string
+	err := ingressStackOnce.ensure(30*time.Minute, func(ctx context.Context, logf func(string, ...any)) error {
 		// hack/images.sh builds both before the tests, so a cold build shows its progress
 		// there; here they are up to date.
 		b := &imagebuild.Builder{RepoRoot: repoRoot, OutDir: filepath.Join(repoRoot, ".cache", "images"), Created: time.Unix(0, 0).UTC(), Log: logf}
@@ -64,8 +57,7 @@ func ingressStackOn(c *cluster.Cluster) (*ingress.Stack, error) {
 		for _, m := range []imagebuild.Module{imagebuild.Traefik, imagebuild.CertManager} {
 			r, err := b.BuildModule(ctx, m)
 			if err != nil {
-				ingressErr = err
-				return
+				return err
 			}
 			state := "up to date"
 			if !r.UpToDate {
@@ -75,32 +67,25 @@ func ingressStackOn(c *cluster.Cluster) (*ingress.Stack, error) {
 			imgs = append(imgs, ingress.Image{Ref: r.Tag, Digest: r.Info.Digest.String()})
 			tarballs = append(tarballs, r.Path)
 		}
-		if ingressErr = c.LoadImageArchives(ctx, tarballs...); ingressErr != nil {
-			return
+		if err := c.LoadImageArchives(ctx, tarballs...); err != nil {
+			return err
 		}
-		if ingressCRDDir, ingressErr = ingress.CRDDir(ctx, repoRoot); ingressErr != nil {
-			return
+		var err error
+		if crdDir, err = ingress.CRDDir(ctx, repoRoot); err != nil {
+			return err
 		}
-		if ingressUse, ingressErr = useStack("ingress"); ingressErr != nil {
-			return
-		}
-		ingressInstalled = c
-		ingressStack, ingressErr = ingress.Install(ctx, c.RESTConfig, ingress.Options{
-			Traefik: imgs[0], CertManager: imgs[1], CRDDir: ingressCRDDir, Logf: logf,
+		ingressStack, err = ingress.Install(ctx, c.RESTConfig, ingress.Options{
+			Traefik: imgs[0], CertManager: imgs[1], CRDDir: crdDir, Logf: logf,
 		})
+		return err
+	}, func(ctx context.Context) error {
+		dir, err := ingress.CRDDir(ctx, repoRoot)
+		if err != nil {
+			return err
+		}
+		return ingress.Uninstall(ctx, c.RESTConfig, dir)
 	})
-	return ingressStack, ingressErr
-}
-
-// removeIngressStack uninstalls the ingress stack if this binary installed it: the cluster is
-// shared with other checkouts, whose tests expect no ingress controller on its ports.
-func removeIngressStack() error {
-	return ingressUse.remove(func() error {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		fmt.Fprintln(os.Stderr, "removing the ingress stack (Traefik, cert-manager) after the suite")
-		return ingress.Uninstall(ctx, ingressInstalled.RESTConfig, ingressCRDDir)
-	})
+	return ingressStack, err
 }
 
 // ingressApp installs a release with an Ingress (values from ing), beside the ingress stack's

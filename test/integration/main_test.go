@@ -33,20 +33,8 @@ func TestMain(m *testing.M) {
 	if err := saveTestTimes(); err != nil {
 		fmt.Fprintf(os.Stderr, "save the test times: %v\n", err)
 	}
-	if err := removeMonitoringStack(); err != nil {
-		fmt.Fprintf(os.Stderr, "remove the monitoring stack: %v\n", err)
-		code = 1
-	}
-	if err := removeMetricsPipeline(); err != nil {
-		fmt.Fprintf(os.Stderr, "remove metrics-server: %v\n", err)
-		code = 1
-	}
-	if err := removeIngressStack(); err != nil {
-		fmt.Fprintf(os.Stderr, "remove the ingress stack: %v\n", err)
-		code = 1
-	}
-	if err := removeArgoCD(); err != nil {
-		fmt.Fprintf(os.Stderr, "remove Argo CD: %v\n", err)
+	if err := removeStacks(); err != nil {
+		fmt.Fprintf(os.Stderr, "remove the stacks: %v\n", err)
 		code = 1
 	}
 	for _, o := range deleteAfter {

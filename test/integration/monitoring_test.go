@@ -30,38 +30,24 @@ import (
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/stack"
 )
 
-var (
-	stackOnce      sync.Once
-	stackErr       error
-	stackInstalled *cluster.Cluster // uninstalled after the suite (TestMain)
-	stackUse       *sharedStack
-)
+var monitoringStackOnce = &suiteStack{name: "monitoring"}
 
 // monitoringStack installs prometheus-operator, a Prometheus and prometheus-adapter into the
 // shared cluster once per test binary, for TestMain to remove after the suite. Like
 // metricsPipeline it returns an error, so a test can run it beside its release's install.
 func monitoringStack(c *cluster.Cluster) error {
-	stackOnce.Do(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
-		defer cancel()
-		logf := func(f string, a ...any) { fmt.Fprintf(os.Stderr, "    "+f+"\n", a...) }
+	return monitoringStackOnce.ensure(30*time.Minute, func(ctx context.Context, logf func(string, ...any)) error {
 		// hack/images.sh builds the images before the tests (a cold build shows its progress
 		// there); here they are up to date.
 		o, tarballs, err := monitoring.PrepareStack(ctx, repoRoot, logf)
 		if err != nil {
-			stackErr = err
-			return
+			return err
 		}
-		if stackErr = c.LoadImageArchives(ctx, tarballs...); stackErr != nil {
-			return
+		if err := c.LoadImageArchives(ctx, tarballs...); err != nil {
+			return err
 		}
-		if stackUse, stackErr = useStack("monitoring"); stackErr != nil {
-			return
-		}
-		stackInstalled = c
-		stackErr = monitoring.InstallStack(ctx, c.RESTConfig, o)
-	})
-	return stackErr
+		return monitoring.InstallStack(ctx, c.RESTConfig, o)
+	}, func(ctx context.Context) error { return monitoring.UninstallStack(ctx, c.RESTConfig) })
 }
 
 var (
@@ -83,16 +69,6 @@ func stackCRDs(c *cluster.Cluster) error {
 		crdsErr = monitoring.InstallCRDs(ctx, c.RESTConfig, dir)
 	})
 	return crdsErr
-}
-
-// removeMonitoringStack uninstalls the stack if this binary installed it.
-func removeMonitoringStack() error {
-	return stackUse.remove(func() error {
-		ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
-		defer cancel()
-		fmt.Fprintln(os.Stderr, "removing the monitoring stack after the suite")
-		return monitoring.UninstallStack(ctx, stackInstalled.RESTConfig)
-	})
 }
 
 // selectorLabels are the stack's Prometheus selector as chart values.

@@ -3,12 +3,75 @@
 package integration
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"syscall"
 	"testing"
+	"time"
 )
+
+// suiteStack is a stack this test binary installs into the shared cluster at most once, when
+// a test first needs it, and that TestMain removes after the suite (removeStacks) unless
+// another binary on the machine still uses it (sharedStack).
+type suiteStack struct {
+	name string
+	once sync.Once
+	err  error
+	use  *sharedStack
+	// remove uninstalls the stack; set once this binary has started to install it.
+	remove func(context.Context) error
+}
+
+var (
+	stacksMu    sync.Mutex
+	suiteStacks []*suiteStack // in the order they were first installed
+)
+
+// ensure runs install once per binary, bounded by timeout, with progress lines on stderr
+// prefixed by the stack's name. It takes the stack's shared lock first; remove, which undoes
+// install, runs after the suite even when install failed part way. A later call returns the
+// first call's error.
+func (s *suiteStack) ensure(timeout time.Duration, install func(ctx context.Context, logf func(string, ...any)) error, remove func(context.Context) error) error {
+	s.once.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		logf := func(f string, a ...any) { fmt.Fprintf(os.Stderr, "    "+s.name+": "+f+"\n", a...) }
+		if s.use, s.err = useStack(s.name); s.err != nil {
+			return
+		}
+		s.remove = remove
+		stacksMu.Lock()
+		suiteStacks = append(suiteStacks, s)
+		stacksMu.Unlock()
+		s.err = install(ctx, logf)
+	})
+	return s.err
+}
+
+// removeStacks removes, latest installed first, every stack this binary installed that no
+// other binary still uses.
+func removeStacks() error {
+	stacksMu.Lock()
+	defer stacksMu.Unlock()
+	var errs []error
+	for i := len(suiteStacks) - 1; i >= 0; i-- {
+		s := suiteStacks[i]
+		err := s.use.remove(func() error {
+			ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+			defer cancel()
+			fmt.Fprintf(os.Stderr, "removing %s after the suite\n", s.name)
+			return s.remove(ctx)
+		})
+		if err != nil {
+			errs = append(errs, fmt.Errorf("remove %s: %w", s.name, err))
+		}
+	}
+	return errors.Join(errs...)
+}
 
 // sharedStack marks this test binary as a user of a stack it installs into the shared
 // cluster (metrics-server, the monitoring, ingress and GitOps stacks), so that another test
