@@ -54,25 +54,22 @@ func OnControlPlane(s *corev1.PodSpec) {
 	s.Tolerations = append(s.Tolerations, corev1.Toleration{Key: role, Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoSchedule})
 }
 
-// DeployDependencies creates PostgreSQL, Redis and the LLM stand-in in ns (restricted Pod
-// Security: non-root, no privilege escalation, RuntimeDefault seccomp) and waits, bounded by
-// timeout, until each is available.
+// DeployDependencies creates PostgreSQL, Redis and the LLM stand-in in ns (CreateDependencies)
+// and waits, bounded by timeout, until each is available (WaitDependencies).
 func DeployDependencies(ctx context.Context, cs kubernetes.Interface, ns string, imgs Images, timeout time.Duration, opts ...PodOption) (Dependencies, error) {
-	objs := []struct {
-		deploy *appsv1.Deployment
-		port   int32
-	}{
-		{dependency(PostgresName, imgs.Postgres.Ref, 5432, 999, []corev1.EnvVar{
-			{Name: "POSTGRES_USER", Value: "assistant"},
-			{Name: "POSTGRES_PASSWORD", Value: dbPassword},
-			{Name: "POSTGRES_DB", Value: "assistant"},
-		}, "/var/lib/postgresql/data"), 5432},
-		{dependency(RedisName, imgs.Redis.Ref, 6379, 999, nil, "/data"), 6379},
-		{dependency(StandinName, imgs.Standin.Ref, StandinPort, 65532, []corev1.EnvVar{
-			{Name: "STANDIN_API_KEY", Value: StandinAPIKey},
-		}, ""), StandinPort},
+	deps, err := CreateDependencies(ctx, cs, ns, imgs, opts...)
+	if err != nil {
+		return Dependencies{}, err
 	}
-	for _, o := range objs {
+	return deps, WaitDependencies(ctx, cs, ns, timeout)
+}
+
+// CreateDependencies creates PostgreSQL, Redis and the LLM stand-in in ns (restricted Pod
+// Security: non-root, no privilege escalation, RuntimeDefault seccomp) and returns at once:
+// a release can be installed while they start, since the server connects lazily and its
+// /ready reports them until they answer.
+func CreateDependencies(ctx context.Context, cs kubernetes.Interface, ns string, imgs Images, opts ...PodOption) (Dependencies, error) {
+	for _, o := range dependencies(imgs) {
 		for _, opt := range opts {
 			opt(&o.deploy.Spec.Template.Spec)
 		}
@@ -83,17 +80,41 @@ func DeployDependencies(ctx context.Context, cs kubernetes.Interface, ns string,
 			return Dependencies{}, fmt.Errorf("create service %s: %w", o.deploy.Name, err)
 		}
 	}
-	for _, o := range objs {
-		if err := WaitAvailable(ctx, cs, ns, o.deploy.Name, timeout); err != nil {
-			return Dependencies{}, err
-		}
-	}
 	return Dependencies{
 		Namespace:   ns,
 		DatabaseURL: fmt.Sprintf("postgres://assistant:%s@%s:5432/assistant?sslmode=disable", dbPassword, PostgresName),
 		RedisURL:    fmt.Sprintf("redis://%s:6379/0", RedisName),
 		LLMBaseURL:  fmt.Sprintf("http://%s:%d/v1", StandinName, StandinPort),
 	}, nil
+}
+
+// WaitDependencies waits, bounded by timeout each, until the dependencies in ns are available.
+func WaitDependencies(ctx context.Context, cs kubernetes.Interface, ns string, timeout time.Duration) error {
+	for _, name := range []string{PostgresName, RedisName, StandinName} {
+		if err := WaitAvailable(ctx, cs, ns, name, timeout); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+type dependencyObjects struct {
+	deploy *appsv1.Deployment
+	port   int32
+}
+
+func dependencies(imgs Images) []dependencyObjects {
+	return []dependencyObjects{
+		{dependency(PostgresName, imgs.Postgres.Ref, 5432, 999, []corev1.EnvVar{
+			{Name: "POSTGRES_USER", Value: "assistant"},
+			{Name: "POSTGRES_PASSWORD", Value: dbPassword},
+			{Name: "POSTGRES_DB", Value: "assistant"},
+		}, "/var/lib/postgresql/data"), 5432},
+		{dependency(RedisName, imgs.Redis.Ref, 6379, 999, nil, "/data"), 6379},
+		{dependency(StandinName, imgs.Standin.Ref, StandinPort, 65532, []corev1.EnvVar{
+			{Name: "STANDIN_API_KEY", Value: StandinAPIKey},
+		}, ""), StandinPort},
+	}
 }
 
 // ScaleDependency sets a dependency's replicas, e.g. to 0 to simulate an outage.

@@ -188,8 +188,9 @@ func newAppOn(t *testing.T, s appSetup) *app {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	var err error
-	a.deps, err = stack.DeployDependencies(ctx, c.Clientset, a.ns, s.images, 3*time.Minute, s.depOpts...)
-	require.NoError(t, err, "deploy PostgreSQL, Redis and the LLM stand-in")
+	// The release installs while its dependencies start: its pods are Ready once they answer.
+	a.deps, err = stack.CreateDependencies(ctx, c.Clientset, a.ns, s.images, s.depOpts...)
+	require.NoError(t, err, "create PostgreSQL, Redis and the LLM stand-in")
 
 	vals := stack.Values(a.deps, stack.Versions[0])
 	vals["service"].(map[string]any)["nodePort"] = s.port
@@ -231,6 +232,7 @@ func newAppOn(t *testing.T, s appSetup) *app {
 		helm.Install(t, a.helm, chart, release)
 	}
 	t.Logf("installed %s in %s with %s in %s", release, a.ns, by, time.Since(began).Round(100*time.Millisecond))
+	require.NoError(t, stack.WaitDependencies(ctx, c.Clientset, a.ns, 3*time.Minute), "PostgreSQL, Redis and the LLM stand-in")
 	a.waitServing("active", a.port, 2*time.Minute)
 	return a
 }

@@ -91,8 +91,9 @@ func newArgoApp(t *testing.T, extra map[string]any) *argoApp {
 	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 	defer cancel()
 	var err error
-	a.deps, err = stack.DeployDependencies(ctx, c.Clientset, a.ns, imgs, 3*time.Minute)
-	require.NoError(t, err, "deploy PostgreSQL, Redis and the LLM stand-in")
+	// Argo CD syncs the release while its dependencies start: it is Healthy once they answer.
+	a.deps, err = stack.CreateDependencies(ctx, c.Clientset, a.ns, imgs)
+	require.NoError(t, err, "create PostgreSQL, Redis and the LLM stand-in")
 
 	vals := stack.Values(a.deps, stack.Versions[0])
 	vals["service"].(map[string]any)["nodePort"] = port
@@ -124,6 +125,7 @@ func newArgoApp(t *testing.T, extra map[string]any) *argoApp {
 	s, err := gitops.WaitSyncedHealthy(ctx, g.argo, g.head, 5*time.Minute, t.Logf)
 	require.NoError(t, err, "argo cd never reported the seed Synced and Healthy")
 	t.Logf("argo cd synced the seed commit %s: %s, %s after the Application was created", g.head[:7], s, time.Since(began).Round(100*time.Millisecond))
+	require.NoError(t, stack.WaitDependencies(ctx, c.Clientset, a.ns, 3*time.Minute), "PostgreSQL, Redis and the LLM stand-in")
 	a.waitServing("active", port, 2*time.Minute)
 	return g
 }
