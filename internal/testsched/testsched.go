@@ -6,6 +6,10 @@
 // had one or two tests left). Starting the longest tests first (LPT scheduling) keeps the
 // slots full until the end. x/sync/semaphore grants in arrival order and no library grants by
 // priority, hence this small one.
+//
+// The first slots are granted once every test that can arrive has: each test announces
+// itself before t.Parallel(), which returns only after every top-level test of the run has
+// reached it, so by then the count is final and no timer is needed.
 package testsched
 
 import (
@@ -26,9 +30,16 @@ const DefaultCost = time.Minute
 // Scheduler grants at most its capacity of slots at once, to the waiting test expected to take
 // longest. Its zero value is not usable: see New.
 type Scheduler struct {
-	mu       sync.Mutex
-	free     int
-	waiting  []*waiter
+	// Arrivals bounds how many tests can wait at once, when the test binary's own -parallel is
+	// below the number announced (the rest are held inside t.Parallel until others end); 0 is
+	// no bound.
+	Arrivals int
+
+	mu        sync.Mutex
+	free      int
+	announced int
+	started   bool // the first slots were granted
+	waiting   []*waiter
 	expected map[string]time.Duration // from the previous run
 	took     map[string]time.Duration // this run's
 }
@@ -52,11 +63,19 @@ func (s *Scheduler) Expected(name string) time.Duration {
 	return DefaultCost
 }
 
-// Acquire blocks until the named test has a slot. Among tests waiting when a slot frees, the
-// one expected to take longest gets it; equal costs go in arrival order.
+// Announce counts a test that will call Acquire. Call it before t.Parallel().
+func (s *Scheduler) Announce() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.announced++
+}
+
+// Acquire blocks until the named test has a slot. No slot is granted until every announced
+// test (or Arrivals of them) waits; from then on, among tests waiting when a slot frees, the
+// one expected to take longest gets it, equal costs in arrival order.
 func (s *Scheduler) Acquire(name string) {
 	s.mu.Lock()
-	if s.free > 0 && len(s.waiting) == 0 {
+	if s.started && s.free > 0 && len(s.waiting) == 0 {
 		s.free--
 		s.mu.Unlock()
 		return
@@ -70,8 +89,31 @@ func (s *Scheduler) Acquire(name string) {
 		return 1
 	})
 	s.waiting = slices.Insert(s.waiting, i, w)
+	if !s.started && len(s.waiting) >= s.gathered() {
+		s.started = true
+		for s.free > 0 && len(s.waiting) > 0 {
+			s.free--
+			s.grantFirst()
+		}
+	}
 	s.mu.Unlock()
 	<-w.ready
+}
+
+// gathered is how many waiting tests start the first grants: every announced test, at most
+// Arrivals, at least one (a test that did not announce itself still runs).
+func (s *Scheduler) gathered() int {
+	n := s.announced
+	if s.Arrivals > 0 {
+		n = min(n, s.Arrivals)
+	}
+	return max(n, 1)
+}
+
+func (s *Scheduler) grantFirst() {
+	next := s.waiting[0]
+	s.waiting = s.waiting[1:]
+	close(next.ready)
 }
 
 // Release gives the named test's slot to the next waiter and records how long it took.
@@ -83,9 +125,7 @@ func (s *Scheduler) Release(name string, took time.Duration) {
 		s.free++
 		return
 	}
-	next := s.waiting[0]
-	s.waiting = s.waiting[1:]
-	close(next.ready)
+	s.grantFirst()
 }
 
 // Took is the times recorded by Release in this run, merged over expected (a test this run

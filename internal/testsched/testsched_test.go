@@ -91,3 +91,48 @@ func TestTimesAreKeptBetweenRuns(t *testing.T) {
 	assert.Equal(t, 90*time.Second, New(1, got).Expected("rerun"))
 	assert.Equal(t, DefaultCost, New(1, got).Expected("never-run"))
 }
+
+// Five tests announce themselves and arrive in an order that is not their cost's; none gets
+// a slot before the last arrives, and then the two longest do, whatever their arrival order.
+func TestTheFirstSlotsGoToTheLongestOnceAllArrived(t *testing.T) {
+	s := New(2, map[string]time.Duration{"a": 10 * time.Second, "b": 5 * time.Minute, "c": 2 * time.Minute, "e": 3 * time.Minute})
+	names := []string{"a", "b", "c", "d", "e"} // d has no recorded time: DefaultCost
+	for range names {
+		s.Announce()
+	}
+	granted := make(chan string, len(names))
+	for i, name := range names {
+		go func() {
+			s.Acquire(name)
+			granted <- name
+		}()
+		require.Eventually(t, func() bool { return queued(s, name) || len(granted) > 0 }, 5*time.Second, time.Millisecond)
+		if i < len(names)-1 {
+			assert.Empty(t, granted, "a slot granted before every announced test arrived")
+		}
+	}
+	first := []string{<-granted, <-granted}
+	assert.ElementsMatch(t, []string{"b", "e"}, first, "the two longest start first")
+	for _, want := range []string{"c", "d", "a"} {
+		s.Release(first[0], time.Second)
+		first = append(first[1:], <-granted)
+		assert.Equal(t, want, first[1])
+	}
+}
+
+// With the binary's -parallel below the tests announced, only that many can arrive: the
+// first slots go out once they have.
+func TestArrivalsBoundTheGathering(t *testing.T) {
+	s := New(1, map[string]time.Duration{"long": time.Hour})
+	s.Arrivals = 2
+	for range 4 {
+		s.Announce()
+	}
+	granted := make(chan string, 2)
+	go func() { s.Acquire("short"); granted <- "short" }()
+	require.Eventually(t, func() bool { return queued(s, "short") }, 5*time.Second, time.Millisecond)
+	go func() { s.Acquire("long"); granted <- "long" }()
+	assert.Equal(t, "long", <-granted)
+	s.Release("long", time.Second)
+	assert.Equal(t, "short", <-granted)
+}

@@ -3,10 +3,12 @@
 package integration
 
 import (
+	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -16,9 +18,10 @@ import (
 
 // Every test runs in parallel through parallel(t): `go test -parallel` lets them all start
 // (hack/test.sh passes a large one) and suiteSlots holds them to INTEGRATION_PARALLEL at once
-// (4 by default), longest first by the times this machine recorded in its last run, so the
-// long ones do not start late and run alone at the end. A slot is held until the test's
-// cleanups have run: a namespace being deleted still costs the cluster.
+// (4 by default), longest first by the times this machine recorded in its last run (the
+// first four once all have arrived), so the long ones do not start late and run alone at the
+// end. A slot is held until the test's cleanups have run: a namespace being deleted still
+// costs the cluster.
 var (
 	timesPath  = filepath.Join(machinecache.Dir(repoRoot, "test-times", "test-times"), "integration.json")
 	suiteSlots = func() *testsched.Scheduler {
@@ -32,11 +35,18 @@ var (
 		}
 		return testsched.New(slots, times)
 	}()
+	arrivalsOnce sync.Once
 )
 
 // parallel marks t parallel and waits for its slot.
 func parallel(t *testing.T) {
 	t.Helper()
+	arrivalsOnce.Do(func() { // flags are parsed by now, not when the package's vars are made
+		if f := flag.Lookup("test.parallel"); f != nil {
+			suiteSlots.Arrivals, _ = strconv.Atoi(f.Value.String()) // go test's own bound on running tests
+		}
+	})
+	suiteSlots.Announce() // before t.Parallel: it returns once every test has announced itself
 	t.Parallel()
 	waited := time.Now()
 	suiteSlots.Acquire(t.Name())
