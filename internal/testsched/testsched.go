@@ -40,8 +40,8 @@ type Scheduler struct {
 	announced int
 	started   bool // the first slots were granted
 	waiting   []*waiter
-	expected map[string]time.Duration // from the previous run
-	took     map[string]time.Duration // this run's
+	expected  map[string]time.Duration // from the previous run
+	took      map[string]time.Duration // this run's
 }
 
 type waiter struct {
