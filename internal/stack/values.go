@@ -40,11 +40,14 @@ func Values(deps Dependencies, activeTag string) map[string]any {
 			"periodSeconds":    1,
 			"failureThreshold": 30,
 		},
+		// Three failed probes before a pod leaves the endpoints: on a busy two-core machine one
+		// /ready can miss its 2 s, and with a threshold of 1 every pod of a release left at once
+		// (503s through the Ingress, resets on the node port, in two tests at the same second).
 		"readinessProbe": map[string]any{
 			"httpGet":          map[string]any{"path": "/ready", "port": "http"},
 			"periodSeconds":    2,
 			"timeoutSeconds":   2,
-			"failureThreshold": 1,
+			"failureThreshold": 3,
 		},
 		"preStopSleepSeconds": 5,
 		"config": map[string]any{

@@ -66,14 +66,16 @@ func (a *app) restarts() int32 {
 }
 
 // TestDependencyOutage: with Redis down, every pod leaves the Service's endpoints within two
-// readiness periods (the seed's /ready latched and never did); with Redis back, they return.
-// Liveness never touches a dependency, so no container restarts. The same holds for the LLM
-// provider failing, driven through the stand-in.
+// readiness periods of a probe that acts on the first failure (the seed's /ready latched and
+// never did); with Redis back, they return. Liveness never touches a dependency, so no
+// container restarts. The same holds for the LLM provider failing, driven through the stand-in.
 func TestDependencyOutage(t *testing.T) {
 	parallel(t)
-	a := newApp(t, nil)
+	const period = 2 * time.Second
+	a := newApp(t, map[string]any{"readinessProbe": map[string]any{
+		"httpGet": map[string]any{"path": "/ready", "port": "http"}, "periodSeconds": int(period.Seconds()), "timeoutSeconds": 2, "failureThreshold": 1,
+	}})
 	ctx := context.Background()
-	const period = 2 * time.Second // stack.Values' readinessProbe.periodSeconds
 	a.waitEndpoints(2, time.Minute)
 
 	require.NoError(t, stack.ScaleDependency(ctx, a.c.Clientset, a.ns, stack.RedisName, 0))

@@ -63,7 +63,7 @@ func TestFailedGateKeepsTraffic(t *testing.T) {
 // The readiness probe here gives the kubelet 28 s (periodSeconds 2, failureThreshold 15)
 // before it may mark a failing pod unready; the command needs three failed rounds 500 ms
 // apart and a switch back (1.8 s on an idle machine, 11 s on one running three other tests
-// and a build). With the suite's probe (failureThreshold 1) the kubelet wins that race: then
+// and a build). With a probe that acts on the first failure the kubelet wins that race: then
 // the Service has no ready endpoint until the switch back lands (422 of 7,736 requests
 // failed), and the command warns of it.
 func TestPostSwitchFailureSwitchesBack(t *testing.T) {
