@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -107,14 +108,16 @@ func (r Result) SwitchLatency(since time.Time, header, want string) (time.Durati
 	return r.SwitchLatencyWithin(since, time.Time{}, header, want)
 }
 
-// SwitchLatencyWithin is SwitchLatency over the requests sent before until (the zero time:
-// no bound), for a run in which traffic switches several times: each switch is measured up
-// to the next one.
+// SwitchLatencyWithin is SwitchLatency over the requests sent and answered before until (the
+// zero time: no bound), for a run in which traffic switches several times: each switch is
+// measured up to the next one. A request sent before until but answered after it is left out:
+// it may have been routed after the next switch (a fresh TLS connection on a busy machine took
+// seconds to set up, and then read as the old colour long after the switch it measured).
 func (r Result) SwitchLatencyWithin(since, until time.Time, header, want string) (time.Duration, error) {
 	after := r.since(since)
 	if !until.IsZero() {
 		n := sort.Search(len(after), func(i int) bool { return !after[i].Start.Before(until) })
-		after = after[:n]
+		after = slices.DeleteFunc(slices.Clone(after[:n]), func(s Sample) bool { return s.Start.Add(s.Latency).After(until) })
 	}
 	if len(after) == 0 {
 		return 0, fmt.Errorf("no request was sent after %s", since.Format(time.RFC3339Nano))

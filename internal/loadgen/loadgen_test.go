@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -211,6 +212,14 @@ func TestSwitchLatencyFromTimeline(t *testing.T) {
 	}
 	if lat, err := r.SwitchLatencyWithin(t0.Add(150*time.Millisecond), t0.Add(650*time.Millisecond), "X-App-Color", "green"); err != nil || lat != 450*time.Millisecond {
 		t.Errorf("within [150ms, 650ms) = %s, %v; want 450ms", lat, err)
+	}
+	// A request sent at 640ms and answered at 660ms, after the switch back at 650ms, by blue:
+	// routed after that switch, it says nothing of the one before.
+	late := s(640, "blue", 200)
+	late.Latency = 20 * time.Millisecond
+	r.Samples = slices.Insert(r.Samples, 7, late)
+	if lat, err := r.SwitchLatencyWithin(t0.Add(150*time.Millisecond), t0.Add(650*time.Millisecond), "X-App-Color", "green"); err != nil || lat != 450*time.Millisecond {
+		t.Errorf("within [150ms, 650ms), a late answer from after 650ms: %s, %v; want 450ms", lat, err)
 	}
 	if n := r.FailedSince(t0.Add(450 * time.Millisecond)); n != 1 {
 		t.Errorf("failed since 450ms = %d, want 1", n)
