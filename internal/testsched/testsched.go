@@ -13,6 +13,7 @@
 package testsched
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -126,6 +127,24 @@ func (s *Scheduler) Release(name string, took time.Duration) {
 		return
 	}
 	s.grantFirst()
+}
+
+// Ran is this run's times, longest first.
+func (s *Scheduler) Ran() []Run {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	runs := make([]Run, 0, len(s.took))
+	for name, took := range s.took {
+		runs = append(runs, Run{Name: name, Took: took})
+	}
+	slices.SortFunc(runs, func(a, b Run) int { return cmp.Or(cmp.Compare(b.Took, a.Took), cmp.Compare(a.Name, b.Name)) })
+	return runs
+}
+
+// Run is how long one test held its slot.
+type Run struct {
+	Name string
+	Took time.Duration
 }
 
 // Took is the times recorded by Release in this run, merged over expected (a test this run

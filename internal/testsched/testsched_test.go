@@ -85,6 +85,8 @@ func TestTimesAreKeptBetweenRuns(t *testing.T) {
 	s.Release("new", 20*time.Second)
 	require.NoError(t, Save(path, s.Took()))
 
+	assert.Equal(t, []Run{{"rerun", 90 * time.Second}, {"new", 20 * time.Second}}, s.Ran(), "this run's tests only, longest first")
+
 	got, err := Load(path)
 	require.NoError(t, err)
 	assert.Equal(t, map[string]time.Duration{"kept": 3 * time.Minute, "rerun": 90 * time.Second, "new": 20 * time.Second}, got)
