@@ -36,8 +36,11 @@ type Scheduler struct {
 	// no bound.
 	Arrivals int
 
+	capacity int
+
 	mu        sync.Mutex
 	free      int
+	holding   map[string]int // slots held, by test
 	announced int
 	started   bool // the first slots were granted
 	waiting   []*waiter
@@ -46,14 +49,16 @@ type Scheduler struct {
 }
 
 type waiter struct {
-	name  string
-	cost  time.Duration
-	ready chan struct{}
+	name   string
+	cost   time.Duration
+	weight int
+	ready  chan struct{}
 }
 
 // New returns a Scheduler of capacity slots (at least 1) that expects the times in expected.
 func New(capacity int, expected map[string]time.Duration) *Scheduler {
-	return &Scheduler{free: max(capacity, 1), expected: expected, took: map[string]time.Duration{}}
+	capacity = max(capacity, 1)
+	return &Scheduler{capacity: capacity, free: capacity, expected: expected, took: map[string]time.Duration{}, holding: map[string]int{}}
 }
 
 // Expected is what the scheduler expects the named test to take.
@@ -71,17 +76,21 @@ func (s *Scheduler) Announce() {
 	s.announced++
 }
 
-// Acquire blocks until the named test has a slot. No slot is granted until every announced
-// test (or Arrivals of them) waits; from then on, among tests waiting when a slot frees, the
-// one expected to take longest gets it, equal costs in arrival order.
-func (s *Scheduler) Acquire(name string) {
+// Acquire blocks until the named test holds weight slots (a heavy test may take two of four,
+// so that fewer tests share the machine with it). No slot is granted until every announced
+// test (or Arrivals of them) waits; from then on, as slots free, the waiting test expected to
+// take longest gets them once enough are free (equal costs in arrival order), and no lighter
+// test passes it meanwhile, so a heavy test is never starved.
+func (s *Scheduler) Acquire(name string, weight int) {
+	weight = min(max(weight, 1), s.capacity)
 	s.mu.Lock()
-	if s.started && s.free > 0 && len(s.waiting) == 0 {
-		s.free--
+	s.holding[name] = weight
+	if s.started && s.free >= weight && len(s.waiting) == 0 {
+		s.free -= weight
 		s.mu.Unlock()
 		return
 	}
-	w := &waiter{name: name, cost: s.Expected(name), ready: make(chan struct{})}
+	w := &waiter{name: name, cost: s.Expected(name), weight: weight, ready: make(chan struct{})}
 	// Insert after every waiter that costs as much or more: stable, longest first.
 	i, _ := slices.BinarySearchFunc(s.waiting, w.cost, func(x *waiter, cost time.Duration) int {
 		if x.cost >= cost {
@@ -92,10 +101,7 @@ func (s *Scheduler) Acquire(name string) {
 	s.waiting = slices.Insert(s.waiting, i, w)
 	if !s.started && len(s.waiting) >= s.gathered() {
 		s.started = true
-		for s.free > 0 && len(s.waiting) > 0 {
-			s.free--
-			s.grantFirst()
-		}
+		s.grant()
 	}
 	s.mu.Unlock()
 	<-w.ready
@@ -111,22 +117,24 @@ func (s *Scheduler) gathered() int {
 	return max(n, 1)
 }
 
-func (s *Scheduler) grantFirst() {
-	next := s.waiting[0]
-	s.waiting = s.waiting[1:]
-	close(next.ready)
+// grant hands free slots to the waiters in order while the first one fits.
+func (s *Scheduler) grant() {
+	for len(s.waiting) > 0 && s.waiting[0].weight <= s.free {
+		next := s.waiting[0]
+		s.waiting = s.waiting[1:]
+		s.free -= next.weight
+		close(next.ready)
+	}
 }
 
-// Release gives the named test's slot to the next waiter and records how long it took.
+// Release gives the named test's slots to the next waiters and records how long it took.
 func (s *Scheduler) Release(name string, took time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.took[name] = took
-	if len(s.waiting) == 0 {
-		s.free++
-		return
-	}
-	s.grantFirst()
+	s.free += s.holding[name]
+	delete(s.holding, name)
+	s.grant()
 }
 
 // Ran is this run's times, longest first.

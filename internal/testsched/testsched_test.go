@@ -16,8 +16,8 @@ func TestWaitersGetSlotsLongestFirst(t *testing.T) {
 	s := New(2, map[string]time.Duration{
 		"short": 10 * time.Second, "long": 5 * time.Minute, "mid-a": 2 * time.Minute, "mid-b": 2 * time.Minute,
 	})
-	s.Acquire("first")
-	s.Acquire("second")
+	s.Acquire("first", 1)
+	s.Acquire("second", 1)
 
 	var (
 		mu      sync.Mutex
@@ -29,7 +29,7 @@ func TestWaitersGetSlotsLongestFirst(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			s.Acquire(name)
+			s.Acquire(name, 1)
 			mu.Lock()
 			granted = append(granted, name)
 			mu.Unlock()
@@ -55,8 +55,8 @@ func TestWaitersGetSlotsLongestFirst(t *testing.T) {
 
 	// All released: the capacity is back, so two acquire without waiting.
 	s.Release("second", time.Second)
-	s.Acquire("again-1")
-	s.Acquire("again-2")
+	s.Acquire("again-1", 1)
+	s.Acquire("again-2", 1)
 }
 
 func queued(s *Scheduler, name string) bool {
@@ -79,9 +79,9 @@ func TestTimesAreKeptBetweenRuns(t *testing.T) {
 	assert.Empty(t, none)
 
 	s := New(4, map[string]time.Duration{"kept": 3 * time.Minute, "rerun": time.Minute})
-	s.Acquire("rerun")
+	s.Acquire("rerun", 1)
 	s.Release("rerun", 90*time.Second)
-	s.Acquire("new")
+	s.Acquire("new", 1)
 	s.Release("new", 20*time.Second)
 	require.NoError(t, Save(path, s.Took()))
 
@@ -105,7 +105,7 @@ func TestTheFirstSlotsGoToTheLongestOnceAllArrived(t *testing.T) {
 	granted := make(chan string, len(names))
 	for i, name := range names {
 		go func() {
-			s.Acquire(name)
+			s.Acquire(name, 1)
 			granted <- name
 		}()
 		require.Eventually(t, func() bool { return queued(s, name) || len(granted) > 0 }, 5*time.Second, time.Millisecond)
@@ -131,10 +131,34 @@ func TestArrivalsBoundTheGathering(t *testing.T) {
 		s.Announce()
 	}
 	granted := make(chan string, 2)
-	go func() { s.Acquire("short"); granted <- "short" }()
+	go func() { s.Acquire("short", 1); granted <- "short" }()
 	require.Eventually(t, func() bool { return queued(s, "short") }, 5*time.Second, time.Millisecond)
-	go func() { s.Acquire("long"); granted <- "long" }()
+	go func() { s.Acquire("long", 1); granted <- "long" }()
 	assert.Equal(t, "long", <-granted)
 	s.Release("long", time.Second)
 	assert.Equal(t, "short", <-granted)
+}
+
+// A heavy test takes two of three slots: it waits at the head of the queue until two are
+// free, and a light test behind it does not pass it meanwhile.
+func TestAHeavyTestTakesTwoSlotsAndIsNotPassed(t *testing.T) {
+	s := New(3, map[string]time.Duration{"heavy": time.Hour, "light": time.Second})
+	s.Acquire("a", 1)
+	s.Acquire("b", 1)
+	granted := make(chan string, 2)
+	go func() { s.Acquire("heavy", 2); granted <- "heavy" }()
+	require.Eventually(t, func() bool { return queued(s, "heavy") }, 5*time.Second, time.Millisecond)
+	go func() { s.Acquire("light", 1); granted <- "light" }()
+	require.Eventually(t, func() bool { return queued(s, "light") }, 5*time.Second, time.Millisecond)
+	// One slot is free: the heavy test needs two, and the light one waits behind it.
+	assert.Empty(t, granted)
+	s.Release("a", time.Second)
+	assert.Equal(t, "heavy", <-granted)
+	s.Release("b", time.Second)
+	assert.Equal(t, "light", <-granted)
+	s.Release("heavy", time.Second)
+	s.Release("light", time.Second)
+	// All three free again.
+	s.Acquire("c", 1)
+	s.Acquire("d", 2)
 }

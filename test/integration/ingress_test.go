@@ -418,7 +418,7 @@ func TestIngressSeedAnnotations(t *testing.T) {
 // the switch latency is its: the EndpointSlice update, its watch, and its configuration
 // throttle (2 s by default); each switch waits until the load has moved before the next.
 func TestIngressCutoverUnderLoad(t *testing.T) {
-	parallel(t)
+	heavy(t)
 	a, _ := ingressApp(t, newIngressSpec("ingressClassName"))
 	cutoverUnderLoad(t, a, "ingress, ")
 }

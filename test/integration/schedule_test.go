@@ -42,6 +42,19 @@ var (
 // parallel marks t parallel and waits for its slot.
 func parallel(t *testing.T) {
 	t.Helper()
+	parallelWeighing(t, 1)
+}
+
+// heavy is parallel for a test that takes two slots: the load it drives (TLS handshakes on
+// every request through the Ingress) would otherwise starve the three tests beside it, and
+// them it, on two cores.
+func heavy(t *testing.T) {
+	t.Helper()
+	parallelWeighing(t, 2)
+}
+
+func parallelWeighing(t *testing.T, slots int) {
+	t.Helper()
 	arrivalsOnce.Do(func() { // flags are parsed by now, not when the package's vars are made
 		if f := flag.Lookup("test.parallel"); f != nil {
 			suiteSlots.Arrivals, _ = strconv.Atoi(f.Value.String()) // go test's own bound on running tests
@@ -50,7 +63,7 @@ func parallel(t *testing.T) {
 	suiteSlots.Announce() // before t.Parallel: it returns once every test has announced itself
 	t.Parallel()
 	waited := time.Now()
-	suiteSlots.Acquire(t.Name())
+	suiteSlots.Acquire(t.Name(), slots)
 	began := time.Now()
 	t.Logf("slot taken after %s (expected to take %s)", began.Sub(waited).Round(time.Second), suiteSlots.Expected(t.Name()).Round(time.Second))
 	t.Cleanup(func() { suiteSlots.Release(t.Name(), time.Since(began)) }) // the first registered: runs last
