@@ -401,6 +401,7 @@ func (r *run) verify(ctx context.Context, st *observe.State, from, to values.Col
 	}
 	soak := r.health(st)
 	soak.Targets = r.colourTargets(st, to, st.Service.Name)
+	soak.Streak = new(int) // one watch over the drain and the post-switch check
 	if err == nil && g.MaxOldRate >= 0 && len(oldPods) > 0 {
 		err = check(fmt.Sprintf("verify: %s's user request rate falls to <= %.2f/s (while %s stays healthy)", from, g.MaxOldRate, to), func(ctx context.Context) error {
 			ctx, cancel := context.WithTimeout(ctx, g.DrainTimeout)
@@ -440,8 +441,8 @@ func (r *run) whileHealthy(ctx context.Context, soak gate.Health, to values.Colo
 	watched := make(chan struct{})
 	go func() {
 		defer close(watched)
-		if err := soak.Soak(watchCtx, string(to), targets); err != nil && watchCtx.Err() == nil {
-			failed = err
+		if err := soak.Soak(watchCtx, string(to), targets); err != nil && !errors.Is(err, context.Canceled) {
+			failed = err // a failure seen as the watch was being stopped still counts
 			stopFn()
 		}
 	}()

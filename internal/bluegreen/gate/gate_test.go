@@ -311,3 +311,44 @@ func TestDrainedSkipsPodsThatServeNoOne(t *testing.T) {
 	err := tr.Drained(ctx, func(context.Context) ([]corev1.Pod, error) { return pods, nil })
 	require.ErrorContains(t, err, "scrape pod serving /metrics: status 400")
 }
+
+// stopsThen answers 503 and, on each probe, first stops the soak it answers: the drain that
+// soak watched over ended while the colour was answering.
+type stopsThen struct{ stop context.CancelFunc }
+
+func (s stopsThen) Pod(context.Context, string, string, string, string) (*Response, error) {
+	s.stop()
+	return &Response{Status: 503, Header: http.Header{}}, nil
+}
+
+func (s stopsThen) Service(ctx context.Context, ns, name, port, path string) (*Response, error) {
+	return s.Pod(ctx, ns, name, port, path)
+}
+
+// TestAFailureSeenAsTheWatchStopsIsNotLost: the watch during the drain is stopped in the
+// round where the new colour answers 503. With --failure-limit 0 that answer fails it; within
+// a budget it is carried (Streak) into the post-switch check, whose next failure then exceeds
+// the budget. Before, the stopped round was dropped: a unit run saw a --failure-limit 0
+// cutover keep a colour that had failed.
+func TestAFailureSeenAsTheWatchStopsIsNotLost(t *testing.T) {
+	t.Parallel()
+	targets := []Target{{Kind: "pod", Name: "p", Port: "8000"}}
+	noLog := func(string, ...any) {}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	h := Health{Prober: stopsThen{cancel}, Paths: []string{"/ready"}, Interval: 10 * time.Millisecond, Log: noLog}
+	require.ErrorContains(t, h.Soak(ctx, "", targets), "1 failed rounds in a row; --failure-limit tolerates 0")
+
+	streak := 0
+	drain, stopDrain := context.WithCancel(context.Background())
+	defer stopDrain()
+	h = Health{Prober: stopsThen{stopDrain}, Paths: []string{"/ready"}, Interval: 10 * time.Millisecond, FailureLimit: 1, Streak: &streak, Log: noLog}
+	require.ErrorIs(t, h.Soak(drain, "", targets), context.Canceled, "within the budget, the stopped watch just ends")
+	assert.Equal(t, 1, streak, "its failure is carried to the next check")
+
+	verify, done := context.WithTimeout(context.Background(), time.Second)
+	defer done()
+	h.Prober = rateLimited{fail: 503}
+	require.ErrorContains(t, h.Soak(verify, "", targets), "2 failed rounds in a row; --failure-limit tolerates 1")
+}

@@ -18,6 +18,9 @@ const (
 type CheckError struct {
 	Check  string // e.g. "pod/x:8000 GET /ready"
 	Detail string
+	// Answered is set when the target answered, wrongly (a status or a colour): a real
+	// failure even when the round was being stopped, unlike a request the stop cut off.
+	Answered bool
 }
 
 func (e *CheckError) Error() string { return e.Check + ": " + e.Detail }
@@ -32,6 +35,9 @@ type Health struct {
 	Interval  time.Duration
 	// FailureLimit is how many failed rounds in a row the post-switch soak tolerates.
 	FailureLimit int
+	// Streak, when set, carries the failed rounds in a row from one Soak to the next: the
+	// watch during the old colour's drain and the post-switch check are one watch in two steps.
+	Streak *int
 	// Targets, when set, lists the targets afresh before each round, so a pod an autoscaler
 	// added or a rollout replaced is probed and a deleted one is not; the targets given to
 	// Check or Soak are then only the first round's.
@@ -139,10 +145,10 @@ func (h Health) probe(ctx context.Context, t Target, path, wantColor string) *Ch
 		return &CheckError{Check: check, Detail: err.Error()}
 	}
 	if resp.Status < 200 || resp.Status > 299 {
-		return &CheckError{Check: check, Detail: fmt.Sprintf("status %d: %s", resp.Status, snippet(resp.Body))}
+		return &CheckError{Check: check, Detail: fmt.Sprintf("status %d: %s", resp.Status, snippet(resp.Body)), Answered: true}
 	}
 	if got := resp.Header.Get(HeaderColor); wantColor != "" && got != "" && got != wantColor {
-		return &CheckError{Check: check, Detail: fmt.Sprintf("answered by colour %s, want %s", got, wantColor)}
+		return &CheckError{Check: check, Detail: fmt.Sprintf("answered by colour %s, want %s", got, wantColor), Answered: true}
 	}
 	return nil
 }

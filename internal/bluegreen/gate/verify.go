@@ -266,7 +266,11 @@ func rateBetween(prev, cur map[string]float64, d time.Duration) float64 {
 // A round started before the deadline runs to its end (see withoutDeadline); one that an
 // interrupt cuts short is not judged.
 func (h Health) Soak(ctx context.Context, wantColor string, targets []Target) error {
-	rounds, failed := 0, 0
+	rounds, own := 0, 0
+	failed := h.Streak
+	if failed == nil {
+		failed = &own
+	}
 	t := time.NewTicker(h.Interval)
 	defer t.Stop()
 	for {
@@ -275,17 +279,19 @@ func (h Health) Soak(ctx context.Context, wantColor string, targets []Target) er
 		interrupted := rctx.Err() != nil
 		cancel()
 		if err != nil {
-			if interrupted {
-				return ctx.Err()
+			if interrupted && !err.Answered {
+				return ctx.Err() // cut off by the stop, not failed
 			}
 			// A failure budget, like Argo Rollouts' consecutiveErrorLimit: one hiccup of the
 			// API server's proxy must not revert a good cutover; a colour that keeps failing does.
-			if failed++; failed > h.FailureLimit {
-				return fmt.Errorf("%w (%d failed rounds in a row; --failure-limit tolerates %d)", err, failed, h.FailureLimit)
+			// A target that answered wrongly counts even in a round being stopped: dropping it
+			// lost the one failure a --failure-limit 0 run had to switch back on.
+			if *failed++; *failed > h.FailureLimit {
+				return fmt.Errorf("%w (%d failed rounds in a row; --failure-limit tolerates %d)", err, *failed, h.FailureLimit)
 			}
-			h.Log("  post-switch check: %s (failed round %d in a row, %d tolerated)", err, failed, h.FailureLimit)
+			h.Log("  post-switch check: %s (failed round %d in a row, %d tolerated)", err, *failed, h.FailureLimit)
 		} else {
-			failed = 0
+			*failed = 0
 			rounds++
 		}
 		select {
