@@ -3,11 +3,11 @@ package ingress
 import (
 	"fmt"
 
+	"github.com/ai-assistant-chart/ai-assistant-chart/internal/podspec"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
-	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -56,20 +56,6 @@ func labelsFor(name string) map[string]string {
 	return map[string]string{"app.kubernetes.io/name": name, "app.kubernetes.io/part-of": "ai-assistant-ingress"}
 }
 
-// restricted is a container security context that meets Pod Security "restricted": the
-// images run as their non-root user (65532) with no shell.
-func restricted() *corev1.SecurityContext {
-	return &corev1.SecurityContext{
-		AllowPrivilegeEscalation: ptr.To(false),
-		Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
-		ReadOnlyRootFilesystem:   ptr.To(true),
-		RunAsNonRoot:             ptr.To(true),
-		RunAsUser:                ptr.To(int64(65532)),
-		RunAsGroup:               ptr.To(int64(65532)),
-		SeccompProfile:           &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
-	}
-}
-
 // controllerObjects are a namespace, a service account bound to a cluster role, and a
 // one-replica Deployment running img with args; the component's own objects come after.
 func controllerObjects(ns, name string, rules []rbacv1.PolicyRule, img Image, c corev1.Container) []runtime.Object {
@@ -81,7 +67,7 @@ func controllerObjects(ns, name string, rules []rbacv1.PolicyRule, img Image, c 
 	c.Name = name
 	c.Image = img.Ref
 	c.ImagePullPolicy = corev1.PullNever
-	c.SecurityContext = restricted()
+	c.SecurityContext = podspec.Restricted()
 	c.VolumeMounts = []corev1.VolumeMount{{Name: "tmp", MountPath: "/tmp"}}
 	return []runtime.Object{
 		&corev1.Namespace{TypeMeta: typeMeta("v1", "Namespace"), ObjectMeta: metav1.ObjectMeta{Name: ns, Labels: map[string]string{
@@ -117,12 +103,6 @@ func controllerObjects(ns, name string, rules []rbacv1.PolicyRule, img Image, c 
 	}
 }
 
-func requests(cpu, memory string) corev1.ResourceRequirements {
-	return corev1.ResourceRequirements{Requests: corev1.ResourceList{
-		corev1.ResourceCPU: resource.MustParse(cpu), corev1.ResourceMemory: resource.MustParse(memory),
-	}}
-}
-
 // traefikObjects are Traefik's RBAC (what its NGINX provider lists and watches, and the
 // Ingress status it writes), its Deployment, the NodePort Service of its two entry points,
 // and the IngressClass nginx naming ingress-nginx's controller, which is how the provider
@@ -152,7 +132,7 @@ func traefikObjects(img Image) []runtime.Object {
 		LivenessProbe:  liveness,
 		// It terminates TLS for every request, a handshake each with fresh connections: its
 		// CPU share under contention follows the request.
-		Resources: requests("500m", "64Mi"),
+		Resources: podspec.Requests("500m", "64Mi"),
 	})
 	labels := labelsFor(traefikName)
 	return append(objs,
@@ -195,7 +175,7 @@ func certManagerObjects(img Image) []runtime.Object {
 	}
 	return controllerObjects(CertManagerNamespace, certManagerName, rules, img, corev1.Container{
 		Args:      []string{"--cluster-resource-namespace=" + CertManagerNamespace},
-		Resources: requests("20m", "64Mi"),
+		Resources: podspec.Requests("20m", "64Mi"),
 	})
 }
 

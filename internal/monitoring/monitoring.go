@@ -11,12 +11,12 @@ import (
 	"time"
 
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/kubeapply"
+	"github.com/ai-assistant-chart/ai-assistant-chart/internal/podspec"
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/progress"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -344,20 +344,9 @@ func objects(o Options) manifest {
 						LivenessProbe:  probe("/livez", 10),
 						// Upstream asks 100m and 200Mi, sized for 100 nodes; one kind node needs
 						// a fraction, and the test releases share its two cores.
-						Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{
-							corev1.ResourceCPU:    resource.MustParse("50m"),
-							corev1.ResourceMemory: resource.MustParse("64Mi"),
-						}},
-						SecurityContext: &corev1.SecurityContext{
-							AllowPrivilegeEscalation: ptr.To(false),
-							Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
-							ReadOnlyRootFilesystem:   ptr.To(true),
-							RunAsNonRoot:             ptr.To(true),
-							RunAsUser:                ptr.To(int64(65532)), // the image's nonroot user
-							RunAsGroup:               ptr.To(int64(65532)),
-							SeccompProfile:           &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
-						},
-						VolumeMounts: []corev1.VolumeMount{{Name: "tmp-dir", MountPath: "/tmp"}},
+						Resources:       podspec.Requests("50m", "64Mi"),
+						SecurityContext: podspec.Restricted(),
+						VolumeMounts:    []corev1.VolumeMount{{Name: "tmp-dir", MountPath: "/tmp"}},
 					}},
 					Volumes: []corev1.Volume{{Name: "tmp-dir", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}},
 				},

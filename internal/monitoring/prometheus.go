@@ -18,7 +18,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -34,6 +33,7 @@ import (
 
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/imagebuild"
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/kubeapply"
+	"github.com/ai-assistant-chart/ai-assistant-chart/internal/podspec"
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/progress"
 )
 
@@ -524,33 +524,13 @@ func toAny(m map[string]string) map[string]any {
 	return out
 }
 
-// restrictedContainer is the securityContext of every container of the stack (Pod Security
-// "restricted"), as the image's nonroot user.
-func restrictedContainer() *corev1.SecurityContext {
-	return &corev1.SecurityContext{
-		AllowPrivilegeEscalation: ptr.To(false),
-		Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
-		ReadOnlyRootFilesystem:   ptr.To(true),
-		RunAsNonRoot:             ptr.To(true),
-		RunAsUser:                ptr.To(int64(65532)),
-		RunAsGroup:               ptr.To(int64(65532)),
-		SeccompProfile:           &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
-	}
-}
-
-func requests(cpu, memory string) corev1.ResourceRequirements {
-	return corev1.ResourceRequirements{Requests: corev1.ResourceList{
-		corev1.ResourceCPU: resource.MustParse(cpu), corev1.ResourceMemory: resource.MustParse(memory),
-	}}
-}
-
 // deployment is one replica of a single-container pod run as the stack's own ServiceAccount.
 func deployment(name string, img Image, c corev1.Container, volumes ...corev1.Volume) *appsv1.Deployment {
 	var annotations map[string]string
 	if img.Digest != "" {
 		annotations = map[string]string{digestAnnotation: img.Digest}
 	}
-	c.Name, c.Image, c.ImagePullPolicy, c.SecurityContext = name, img.Ref, corev1.PullNever, restrictedContainer()
+	c.Name, c.Image, c.ImagePullPolicy, c.SecurityContext = name, img.Ref, corev1.PullNever, podspec.Restricted()
 	return &appsv1.Deployment{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: StackNamespace, Labels: appLabels(name)},
 		Spec: appsv1.DeploymentSpec{
@@ -580,7 +560,7 @@ func operatorDeployment(o StackOptions) *appsv1.Deployment {
 		},
 		Env:       []corev1.EnvVar{{Name: "GOGC", Value: "30"}},
 		Ports:     []corev1.ContainerPort{{Name: "http", ContainerPort: 8080, Protocol: corev1.ProtocolTCP}},
-		Resources: requests("20m", "64Mi"),
+		Resources: podspec.Requests("20m", "64Mi"),
 	})
 }
 
@@ -605,7 +585,7 @@ func adapterDeployment(o StackOptions) *appsv1.Deployment {
 		Ports:          []corev1.ContainerPort{{Name: "https", ContainerPort: 6443, Protocol: corev1.ProtocolTCP}},
 		ReadinessProbe: probe("/readyz"),
 		LivenessProbe:  probe("/livez"),
-		Resources:      requests("20m", "64Mi"),
+		Resources:      podspec.Requests("20m", "64Mi"),
 		VolumeMounts: []corev1.VolumeMount{
 			{Name: "tmp", MountPath: "/tmp"},
 			{Name: "config", MountPath: "/etc/adapter", ReadOnly: true},
@@ -644,7 +624,7 @@ func prometheusObject(o StackOptions) (*unstructured.Unstructured, error) {
 				PodMonitorSelector:              sel,
 				PodMonitorNamespaceSelector:     all,
 				ScrapeInterval:                  monitoringv1.Duration(model(ScrapeInterval)),
-				Resources:                       requests("50m", "128Mi"),
+				Resources:                       podspec.Requests("50m", "128Mi"),
 				SecurityContext: &corev1.PodSecurityContext{
 					RunAsNonRoot:   ptr.To(true),
 					RunAsUser:      ptr.To(int64(65532)),
