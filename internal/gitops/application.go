@@ -9,6 +9,7 @@ import (
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/dynamic"
@@ -100,6 +101,33 @@ func DeleteApplication(ctx context.Context, cfg *rest.Config, name string) error
 	err = dyn.Resource(applications).Namespace(Namespace).Delete(ctx, name, metav1.DeleteOptions{})
 	if err != nil && !apierrors.IsNotFound(err) {
 		return fmt.Errorf("delete application %s: %w", name, err)
+	}
+	return nil
+}
+
+// DeleteApplicationsInto deletes every Application that deploys into namespace ns (with
+// selfHeal, one would create again what was deleted from ns). A cluster without Argo CD has
+// none.
+func DeleteApplicationsInto(ctx context.Context, cfg *rest.Config, ns string) error {
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return fmt.Errorf("dynamic client: %w", err)
+	}
+	apps := dyn.Resource(applications).Namespace(Namespace)
+	list, err := apps.List(ctx, metav1.ListOptions{})
+	if apierrors.IsNotFound(err) || apimeta.IsNoMatchError(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("list applications: %w", err)
+	}
+	for _, a := range list.Items {
+		if dest, _, _ := unstructured.NestedString(a.Object, "spec", "destination", "namespace"); dest != ns {
+			continue
+		}
+		if err := apps.Delete(ctx, a.GetName(), metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+			return fmt.Errorf("delete application %s (deploys into %s): %w", a.GetName(), ns, err)
+		}
 	}
 	return nil
 }

@@ -18,11 +18,7 @@ import (
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/tools/leaderelection"
 	rl "k8s.io/client-go/tools/leaderelection/resourcelock"
 	"k8s.io/klog/v2"
@@ -145,7 +141,8 @@ func removeStaleHolders(t *testing.T, c *cluster.Cluster, port int) error {
 			return fmt.Errorf("node port %d is held by Service %s/%s, which no test created: delete it, or free the port", port, s.Namespace, s.Name)
 		}
 		t.Logf("node port %d: removing namespace %s, left by a run that no longer holds the port", port, s.Namespace)
-		if err := deleteApplicationsInto(ctx, c, s.Namespace); err != nil {
+		// With selfHeal, an Application left behind would create the Service again.
+		if err := gitops.DeleteApplicationsInto(ctx, c.RESTConfig, s.Namespace); err != nil {
 			return err
 		}
 		if err := c.Clientset.CoreV1().Services(s.Namespace).Delete(ctx, s.Name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
@@ -165,32 +162,6 @@ func usesNodePort(s corev1.Service, port int) bool {
 		}
 	}
 	return false
-}
-
-// deleteApplicationsInto deletes the Argo CD Applications that deploy into ns: with selfHeal
-// they would create the deleted Service again. A cluster without Argo CD has none.
-func deleteApplicationsInto(ctx context.Context, c *cluster.Cluster, ns string) error {
-	dyn, err := dynamic.NewForConfig(c.RESTConfig)
-	if err != nil {
-		return err
-	}
-	apps := dyn.Resource(schema.GroupVersionResource{Group: "argoproj.io", Version: "v1alpha1", Resource: "applications"}).Namespace(gitops.Namespace)
-	list, err := apps.List(ctx, metav1.ListOptions{})
-	if apierrors.IsNotFound(err) || meta.IsNoMatchError(err) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("list Argo CD Applications: %w", err)
-	}
-	for _, a := range list.Items {
-		if dest, _, _ := unstructured.NestedString(a.Object, "spec", "destination", "namespace"); dest != ns {
-			continue
-		}
-		if err := gitops.DeleteApplication(ctx, c.RESTConfig, a.GetName()); err != nil {
-			return fmt.Errorf("delete Argo CD Application %s (deploys into %s): %w", a.GetName(), ns, err)
-		}
-	}
-	return nil
 }
 
 // createTestNamespace creates a namespace named prefix-<random> that enforces Pod Security
