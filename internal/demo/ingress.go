@@ -6,7 +6,6 @@ import (
 	"os"
 
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/cluster"
-	"github.com/ai-assistant-chart/ai-assistant-chart/internal/imagebuild"
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/ingress"
 )
 
@@ -16,26 +15,14 @@ const IngressHost = "api.ai-assistant.test"
 // installIngress builds (when missing) and loads Traefik's and cert-manager's images and
 // installs the ingress stack, then writes its CA certificate to caPath for curl.
 func installIngress(ctx context.Context, repoRoot string, c *cluster.Cluster, caPath string, detail func(string, ...any)) (*ingress.Stack, error) {
-	// Created as hack/images stamps it, so the images it built are up to date here.
-	b := imagebuild.NewBuilder(repoRoot, detail)
-	var imgs []ingress.Image
-	var tarballs []string
-	for _, m := range []imagebuild.Module{imagebuild.Traefik, imagebuild.CertManager} {
-		r, err := b.BuildModule(ctx, m)
-		if err != nil {
-			return nil, err
-		}
-		imgs = append(imgs, ingress.Image{Ref: r.Tag, Digest: r.Info.Digest.String()})
-		tarballs = append(tarballs, r.Path)
+	o, tarballs, err := ingress.PrepareStack(ctx, repoRoot, detail)
+	if err != nil {
+		return nil, err
 	}
 	if err := c.LoadImageArchives(ctx, tarballs...); err != nil {
 		return nil, err
 	}
-	crds, err := ingress.CRDDir(ctx, repoRoot)
-	if err != nil {
-		return nil, err
-	}
-	st, err := ingress.Install(ctx, c.RESTConfig, ingress.Options{Traefik: imgs[0], CertManager: imgs[1], CRDDir: crds, Logf: detail})
+	st, err := ingress.Install(ctx, c.RESTConfig, o)
 	if err != nil {
 		return nil, err
 	}

@@ -5,7 +5,6 @@ package integration
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -36,7 +35,7 @@ func metricsPipeline(c *cluster.Cluster) error {
 	return metricsServer.ensure(20*time.Minute, func(ctx context.Context, logf func(string, ...any)) error {
 		// hack/images.sh builds it before the tests, so a cold build shows its progress there;
 		// here it is up to date.
-		b := &imagebuild.Builder{RepoRoot: repoRoot, OutDir: filepath.Join(repoRoot, ".cache", "images"), Created: time.Unix(0, 0).UTC(), Log: logf}
+		b := imagebuild.NewBuilder(repoRoot, logf)
 		r, err := b.BuildModule(ctx, imagebuild.MetricsServer)
 		if err != nil {
 			return err

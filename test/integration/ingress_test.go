@@ -11,7 +11,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -27,7 +26,6 @@ import (
 	"k8s.io/client-go/dynamic"
 
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/cluster"
-	"github.com/ai-assistant-chart/ai-assistant-chart/internal/imagebuild"
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/ingress"
 )
 
@@ -47,36 +45,17 @@ var (
 // expect no ingress controller on its ports. It returns an error instead of failing t, so that
 // a test can run it beside its release's install.
 func ingressStackOn(c *cluster.Cluster) (*ingress.Stack, error) {
-	var crdDir string
 	err := ingressStackOnce.ensure(30*time.Minute, func(ctx context.Context, logf func(string, ...any)) error {
 		// hack/images.sh builds both before the tests, so a cold build shows its progress
 		// there; here they are up to date.
-		b := &imagebuild.Builder{RepoRoot: repoRoot, OutDir: filepath.Join(repoRoot, ".cache", "images"), Created: time.Unix(0, 0).UTC(), Log: logf}
-		var imgs []ingress.Image
-		var tarballs []string
-		for _, m := range []imagebuild.Module{imagebuild.Traefik, imagebuild.CertManager} {
-			r, err := b.BuildModule(ctx, m)
-			if err != nil {
-				return err
-			}
-			state := "up to date"
-			if !r.UpToDate {
-				state = fmt.Sprintf("built in %s", r.Elapsed.Round(time.Second))
-			}
-			logf("%s %s (%.1f MB uncompressed)", r.Tag, state, float64(r.Info.UncompressedSize)/1e6)
-			imgs = append(imgs, ingress.Image{Ref: r.Tag, Digest: r.Info.Digest.String()})
-			tarballs = append(tarballs, r.Path)
+		o, tarballs, err := ingress.PrepareStack(ctx, repoRoot, logf)
+		if err != nil {
+			return err
 		}
 		if err := c.LoadImageArchives(ctx, tarballs...); err != nil {
 			return err
 		}
-		var err error
-		if crdDir, err = ingress.CRDDir(ctx, repoRoot); err != nil {
-			return err
-		}
-		ingressStack, err = ingress.Install(ctx, c.RESTConfig, ingress.Options{
-			Traefik: imgs[0], CertManager: imgs[1], CRDDir: crdDir, Logf: logf,
-		})
+		ingressStack, err = ingress.Install(ctx, c.RESTConfig, o)
 		return err
 	}, func(ctx context.Context) error {
 		dir, err := ingress.CRDDir(ctx, repoRoot)
