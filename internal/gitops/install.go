@@ -447,6 +447,7 @@ func objects(imgs Images) manifest {
 			{ObjectMeta: meta("argocd-cm", "server"), Data: map[string]string{
 				// Argo CD's own poll of Git; the cutover refreshes after each push instead.
 				"timeout.reconciliation": ReconciliationTimeout.String(),
+				"resource.exclusions":    resourceExclusions,
 			}},
 			{ObjectMeta: meta("argocd-cmd-params-cm", "server")},
 			{ObjectMeta: meta("argocd-rbac-cm", "server")},
@@ -463,6 +464,23 @@ func objects(imgs Images) manifest {
 		controller:  controller,
 	}
 }
+
+// resourceExclusions are the kinds upstream's install manifest (manifests/base/config/
+// argocd-cm.yaml) keeps out of the controller's cluster cache, for the kinds this cluster has.
+// Without them the controller watches every Lease renewal and EndpointSlice change in the
+// cluster, none of which an Application renders, and the API server serves those watches for
+// the whole suite.
+const resourceExclusions = `- apiGroups: ["", discovery.k8s.io]
+  kinds: [Endpoints, EndpointSlice]
+- apiGroups: [coordination.k8s.io]
+  kinds: [Lease]
+- apiGroups: [authentication.k8s.io, authorization.k8s.io]
+  kinds: [SelfSubjectReview, TokenReview, LocalSubjectAccessReview, SelfSubjectAccessReview, SelfSubjectRulesReview, SubjectAccessReview]
+- apiGroups: [certificates.k8s.io]
+  kinds: [CertificateSigningRequest]
+- apiGroups: [cert-manager.io]
+  kinds: [CertificateRequest]
+`
 
 // defaultProject is the AppProject "default" that Argo CD's API server creates at its first
 // start; core mode has no API server.
