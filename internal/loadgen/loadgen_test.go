@@ -70,10 +70,12 @@ func TestOpenLoopRateAndBounds(t *testing.T) {
 	if len(r.Windows) < 1 || len(r.Windows) > 2 {
 		t.Errorf("windows = %d, want 1-2 one-second windows", len(r.Windows))
 	}
-	// Reused, not one per request: a stall on a busy machine may open a few more while the
-	// open loop keeps sending (7 were seen), but never anything near the 200 of fresh ones.
-	if n := cs.conns.Load(); n > int64(r.Total/10) {
-		t.Errorf("keep-alive run opened %d connections for %d requests, want at most one per ten", n, r.Total)
+	// Reused, not one per request. The open loop keeps sending while responses are slow, and
+	// each request that finds no idle connection dials one: 7 were seen on a busy machine, 64
+	// with the unit suites starved beside the integration suite (make test), still far from
+	// the one per request of fresh connections.
+	if n := cs.conns.Load(); n > int64(r.Total/2) {
+		t.Errorf("keep-alive run opened %d connections for %d requests, want at most one per two", n, r.Total)
 	}
 }
 
