@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -495,6 +496,24 @@ func (c *Cluster) ExportLogs(dir string) error {
 		}
 	}
 	c.log("exported logs of cluster %s to %s", c.Name, dir)
+	return nil
+}
+
+// Pause freezes the cluster's node containers (`docker pause`): their processes stop using
+// CPU, while their network, ports and state stay as they are until Delete.
+func (c *Cluster) Pause(ctx context.Context) error {
+	ns, err := c.provider.ListNodes(c.Name)
+	if err != nil {
+		return fmt.Errorf("list the nodes of cluster %s: %w", c.Name, err)
+	}
+	args := []string{"pause"}
+	for _, n := range ns {
+		args = append(args, n.String())
+	}
+	if out, err := exec.CommandContext(ctx, "docker", args...).CombinedOutput(); err != nil {
+		return fmt.Errorf("docker pause the nodes of cluster %s: %w: %s", c.Name, err, bytes.TrimSpace(out))
+	}
+	c.log("paused the %d node(s) of cluster %s", len(ns), c.Name)
 	return nil
 }
 
