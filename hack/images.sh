@@ -12,7 +12,8 @@ cd "${REPO_ROOT}"
 step "building images for ${IMAGE_VERSIONS:-v1.0.0 v2.0.0}, metrics-server, the monitoring and the ingress stacks"
 go run ./hack/images "$@"
 # The GitOps tests' images: Argo CD (argocd and Helm 4 on Debian with git; its cold build is the
-# heaviest here, minutes on 2 cores), the Git server and Redis. These use the Docker engine.
+# heaviest here, minutes on 2 cores), the Git server and Redis. These use the Docker engine; their
+# tarballs stay in the machine's image cache, so a fresh clone does not docker-save them again.
 step "building the GitOps images (Argo CD, Git server)"
 go run ./hack/gitops-images
-step "images ready in .cache/images"
+step "images ready in .cache/images and the machine's image cache"

@@ -1,4 +1,4 @@
-// Command gitops-images builds the GitOps tests' images into .cache/images when their inputs
+// Command gitops-images builds the GitOps tests' images (tarballs in the machine's image cache) when their
 // changed: Argo CD v3.6.1 (argocd and Helm 4.3.1 beside Debian's git; the heaviest build in
 // this repository), the in-cluster Git server and Redis, each cached by a hash of its inputs.
 // It prints what it built and how long each took, then the total. `make images` runs it

@@ -16,6 +16,7 @@ import (
 	"syscall"
 
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/debimage"
+	"github.com/ai-assistant-chart/ai-assistant-chart/internal/imagebuild"
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/kindnode"
 )
 
@@ -77,13 +78,13 @@ func runControlPlane(ctx context.Context, version string) error {
 }
 
 // runServices builds the Debian-based PostgreSQL and Redis images the cluster tests use, with
-// their tarballs in .cache/images.
+// their tarballs in the machine's image cache (imagebuild.MachineCacheDir).
 func runServices(ctx context.Context) error {
 	root, err := kindnode.FindRepoRoot()
 	if err != nil {
 		return err
 	}
-	pg, redis, err := debimage.EnsureServiceImages(ctx, filepath.Join(root, ".cache", "kindnode"), filepath.Join(root, ".cache", "images"), logf)
+	pg, redis, err := debimage.EnsureServiceImages(ctx, filepath.Join(root, ".cache", "kindnode"), imagebuild.MachineCacheDir(root), logf)
 	if err != nil {
 		return err
 	}

@@ -13,7 +13,7 @@
 //	base, err := debimage.EnsureBase(ctx, steps, debimage.BaseOptions{})
 //	pg, err := debimage.EnsurePostgres(ctx, steps, base, outDir) // tag + tarball path
 //	rd, err := debimage.EnsureRedis(ctx, steps, base, outDir)
-//	pg, rd, err = debimage.EnsureServiceImages(ctx, ".cache/kindnode", ".cache/images", logf)
+//	pg, rd, err = debimage.EnsureServiceImages(ctx, ".cache/kindnode", imagebuild.MachineCacheDir(root), logf)
 //
 // The PostgreSQL image (15, Debian's) runs as UID 999 and needs POSTGRES_PASSWORD on its first
 // start (POSTGRES_USER, POSTGRES_DB optional); PGDATA is /var/lib/postgresql/data/pgdata, so

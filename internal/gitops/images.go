@@ -35,13 +35,15 @@ func (i Images) Tarballs() []string {
 // inputs: the argocd and helm binaries (imagebuild: Argo CD's cold build is the heaviest in
 // this repository, minutes on 2 cores, with a line every 30 s), the wrapper, and the Debian
 // images with git (debimage). Each line says what was built and how long it took, or that
-// it was up to date; the tarballs go to <repoRoot>/.cache/images.
+// it was up to date; the tarballs go to the machine's image cache (imagebuild.MachineCacheDir).
 func EnsureImages(ctx context.Context, repoRoot string, logf func(string, ...any)) (Images, error) {
 	if logf == nil {
 		logf = func(string, ...any) {}
 	}
-	out := filepath.Join(repoRoot, ".cache", "images")
-	b := &imagebuild.Builder{RepoRoot: repoRoot, OutDir: out, Created: time.Unix(0, 0).UTC(), Log: logf}
+	b := imagebuild.NewBuilder(repoRoot, logf)
+	// The Debian images' tarballs stay in the machine's image cache, as the binaries' do: a
+	// fresh clone (CI's) then saves none of them again (1.1 GB with docker save).
+	out := imagebuild.MachineCacheDir(repoRoot)
 	built := func(r imagebuild.Result) debimage.Binary {
 		state := "up to date"
 		if !r.UpToDate {

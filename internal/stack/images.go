@@ -60,7 +60,9 @@ func EnsureImages(ctx context.Context, repoRoot string, logf func(string, ...any
 		logf = func(string, ...any) {}
 	}
 	b := imagebuild.NewBuilder(repoRoot, logf)
-	out := b.OutDir
+	// PostgreSQL's and Redis's tarballs stay in the machine's image cache: a fresh clone then
+	// saves neither again.
+	out := imagebuild.MachineCacheDir(repoRoot)
 	imgs := Images{Server: map[string]Image{}}
 	for _, v := range Versions {
 		for _, spec := range imagebuild.Images {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/cluster"
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/debimage"
+	"github.com/ai-assistant-chart/ai-assistant-chart/internal/imagebuild"
 )
 
 // TestClusterRunsServiceImages: the Debian-based PostgreSQL and Redis images load into the
@@ -28,7 +29,7 @@ func TestClusterRunsServiceImages(t *testing.T) {
 	defer cancel()
 	c := clusterForTest(t, ctx, cluster.Options{})
 	root := filepath.Dir(filepath.Dir(filepath.Dir(filepath.Dir(c.KubeconfigPath)))) // <root>/.cache/kind/<name>/kubeconfig
-	pg, rd, err := debimage.EnsureServiceImages(ctx, filepath.Join(root, ".cache", "kindnode"), filepath.Join(root, ".cache", "images"), t.Logf)
+	pg, rd, err := debimage.EnsureServiceImages(ctx, filepath.Join(root, ".cache", "kindnode"), imagebuild.MachineCacheDir(root), t.Logf)
 	if err != nil {
 		t.Fatalf("build service images (needs root, Docker and the apt mirror): %v", err)
 	}
