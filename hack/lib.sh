@@ -28,9 +28,8 @@ chart_version() {
 # cpu_group PATH SHARES: move this shell, and so whatever it starts, into the cgroup v1 CPU
 # group PATH (under /sys/fs/cgroup/cpu) weighted SHARES (1024: one process at nice 0). Docker's
 # containers share one such group of 1024 there, so the whole kind cluster weighs as much as a
-# single host process: a test binary's load generator, or a compile beside it, took the
-# cluster's CPU exactly when its gates and rollouts were being timed. Without the cgroup v1
-# CPU controller (a cgroup v2 host) it changes nothing.
+# single host process, and each thread of a compile run beside the cluster's tests would weigh
+# as much again. Without the cgroup v1 CPU controller (a cgroup v2 host) it changes nothing.
 cpu_group() {
   local root=/sys/fs/cgroup/cpu
   if [[ ! -w "${root}/cgroup.procs" || ! -f "${root}/docker/cpu.shares" ]]; then
