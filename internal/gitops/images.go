@@ -8,10 +8,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/debimage"
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/imagebuild"
+	"github.com/ai-assistant-chart/ai-assistant-chart/internal/stackimages"
 )
 
 // GitHTTP is the Git server's wrapper around git http-backend (cmd/git-http), built as a static
@@ -45,11 +45,7 @@ func EnsureImages(ctx context.Context, repoRoot string, logf func(string, ...any
 	// fresh clone (CI's) then saves none of them again (1.1 GB with docker save).
 	out := imagebuild.MachineCacheDir(repoRoot)
 	built := func(r imagebuild.Result) debimage.Binary {
-		state := "up to date"
-		if !r.UpToDate {
-			state = "built in " + r.Elapsed.Round(time.Second).String()
-		}
-		logf("%s %s (%.1f MB uncompressed)", r.Tag, state, float64(r.Info.UncompressedSize)/1e6)
+		logf("%s", stackimages.Line(r))
 		name, _, _ := strings.Cut(r.Tag, ":")
 		return debimage.Binary{Digest: r.Info.Digest.String(), Write: func(path string) error {
 			return imagebuild.ExtractBinary(r.Path, name, path)

@@ -23,6 +23,7 @@ import (
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/cluster"
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/imagebuild"
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/monitoring"
+	"github.com/ai-assistant-chart/ai-assistant-chart/internal/stackimages"
 )
 
 var metricsServer = &suiteStack{name: "metrics-server"}
@@ -35,20 +36,14 @@ func metricsPipeline(c *cluster.Cluster) error {
 	return metricsServer.ensure(20*time.Minute, func(ctx context.Context, logf func(string, ...any)) error {
 		// hack/images.sh builds it before the tests, so a cold build shows its progress there;
 		// here it is up to date.
-		b := imagebuild.NewBuilder(repoRoot, logf)
-		r, err := b.BuildModule(ctx, imagebuild.MetricsServer)
+		rs, tarballs, err := stackimages.Build(ctx, repoRoot, logf, imagebuild.MetricsServer)
 		if err != nil {
 			return err
 		}
-		if r.UpToDate {
-			logf("%s up to date", r.Tag)
-		} else {
-			logf("%s built in %s (%.1f MB uncompressed)", r.Tag, r.Elapsed.Round(time.Second), float64(r.Info.UncompressedSize)/1e6)
-		}
-		if err := c.LoadImageArchives(ctx, r.Path); err != nil {
+		if err := c.LoadImageArchives(ctx, tarballs...); err != nil {
 			return err
 		}
-		return monitoring.Install(ctx, c.RESTConfig, monitoring.Options{Image: r.Tag, ImageDigest: r.Info.Digest.String(), Logf: logf})
+		return monitoring.Install(ctx, c.RESTConfig, monitoring.Options{Image: rs[0].Tag, ImageDigest: rs[0].Info.Digest.String(), Logf: logf})
 	}, func(ctx context.Context) error { return monitoring.Uninstall(ctx, c.RESTConfig) })
 }
 
