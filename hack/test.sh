@@ -53,7 +53,7 @@ all)
   # the cluster. The unit suites need no cluster, so they run beside it in a CPU group of weight
   # 128 (cpu_group; a process at nice 0 weighs 1024, and so do all of Docker's containers
   # together), so that they take the CPU the integration suite leaves idle and little more:
-  # with the test processes in one group of 1024 instead, the unit suites took up to half the
+  # with the test processes in one group of 1024 instead, the unit suites could take up to half the
   # CPU from the cluster whenever the test binary idled, and the Ingress test's fresh TLS
   # connections timed out. Their output is printed once both have ended. Each runs in a
   # subshell, so errexit holds inside it and its exit status is its own.
