@@ -64,7 +64,10 @@ func newFixture(t *testing.T, vals map[string]any) *fixture {
 	store := release.NewHelmStore(cl.Helm, testRelease, testNS)
 	cfg := bluegreen.NewConfiguration(store, cl.Kube, cl, testRelease, testNS)
 	cfg.PollInterval = 5 * time.Millisecond
-	cfg.ConvergeTimeout = 2 * time.Second
+	// A passing test never waits this out (the fake cluster shows a change as the in-process
+	// upgrade returns), but that upgrade took over 5 s with the unit suites starved beside the
+	// integration suite; the one test of the timeout sets its own.
+	cfg.ConvergeTimeout = 30 * time.Second
 	cfg.Holder = "test@host pid 1"
 	cfg.LeaseDuration = 2 * time.Second // a dead holder's lease is taken over after 2 s
 	cfg.Clock = f.clk

@@ -51,7 +51,7 @@ func newCluster(t *testing.T) (*fakecluster.Cluster, cli.Connect) {
 		ns := g.Namespace
 		store := release.NewHelmStore(cl.Helm, releaseName, ns)
 		cfg := bluegreen.NewConfiguration(store, cl.Kube, cl, releaseName, ns)
-		cfg.PollInterval, cfg.ConvergeTimeout = 5*time.Millisecond, 2*time.Second
+		cfg.PollInterval, cfg.ConvergeTimeout = 5*time.Millisecond, 30*time.Second // never waited out when passing
 		cfg.Holder = "test@host pid 1"
 		cfg.Clock = testingclock.NewFakeClock(clock)
 		return cfg, nil
