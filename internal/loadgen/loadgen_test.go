@@ -54,9 +54,10 @@ func TestOpenLoopRateAndBounds(t *testing.T) {
 	if took := time.Since(start); took > 3*time.Second {
 		t.Errorf("1s run took %s", took)
 	}
-	// 200 req/s for 1s: about 200 requests (scheduling slack on a busy 2-core machine).
-	if r.Total < 150 || r.Total > 202 {
-		t.Errorf("total = %d, want about 200", r.Total)
+	// 200 req/s for 1s: at most the 200 scheduled, fewer only by scheduling slack on a busy
+	// 2-core machine.
+	if r.Total < 150 || r.Total > 200 {
+		t.Errorf("total = %d, want about 200 and never more", r.Total)
 	}
 	if r.Non2xx != 0 || r.TransportErrors != 0 {
 		t.Errorf("failures: %+v", r)
