@@ -23,7 +23,6 @@ import (
 	kindcluster "sigs.k8s.io/kind/pkg/cluster"
 	"sigs.k8s.io/kind/pkg/cluster/constants"
 	"sigs.k8s.io/kind/pkg/cluster/nodes"
-	"sigs.k8s.io/kind/pkg/cluster/nodeutils"
 
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/debimage"
 	"github.com/ai-assistant-chart/ai-assistant-chart/internal/kindnode"
@@ -426,63 +425,6 @@ func (c *Cluster) waitReady(ctx context.Context, want int, timeout time.Duration
 		return fmt.Errorf("wait for cluster %s to be ready: %w", c.Name, err)
 	}
 	c.log("nodes Ready and CoreDNS available after %s", time.Since(began).Round(100*time.Millisecond))
-	return nil
-}
-
-// LoadImageArchives loads each docker-save tarball into every node's containerd.
-func (c *Cluster) LoadImageArchives(ctx context.Context, paths ...string) error {
-	return c.loadArchives(ctx, "", paths)
-}
-
-// LoadImageArchivesOnControlPlane loads each tarball into the control-plane node only: enough
-// for pods pinned there, and a third of the time on a 1+2 node cluster.
-func (c *Cluster) LoadImageArchivesOnControlPlane(ctx context.Context, paths ...string) error {
-	return c.loadArchives(ctx, constants.ControlPlaneNodeRoleValue, paths)
-}
-
-// loadArchives loads the tarballs into the nodes of role, or into every node when role is "".
-func (c *Cluster) loadArchives(ctx context.Context, role string, paths []string) error {
-	all, err := c.provider.ListNodes(c.Name)
-	if err != nil {
-		return fmt.Errorf("list nodes of cluster %s: %w", c.Name, err)
-	}
-	var targets []nodes.Node
-	for _, n := range all {
-		r, err := n.Role()
-		if err != nil {
-			return fmt.Errorf("role of node %s: %w", n.String(), err)
-		}
-		if role == "" || r == role {
-			targets = append(targets, n)
-		}
-	}
-	if len(targets) == 0 {
-		return fmt.Errorf("cluster %s has no %s node to load images into", c.Name, role)
-	}
-	for _, p := range paths {
-		began := time.Now()
-		for _, n := range targets {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			if err := loadArchive(n, p); err != nil {
-				return err
-			}
-		}
-		c.log("loaded %s into %d node(s) in %s", filepath.Base(p), len(targets), time.Since(began).Round(100*time.Millisecond))
-	}
-	return nil
-}
-
-func loadArchive(node nodes.Node, path string) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return fmt.Errorf("open image archive: %w", err)
-	}
-	defer f.Close()
-	if err := nodeutils.LoadImageArchive(node, f); err != nil {
-		return fmt.Errorf("load %s into node %s: %w", path, node.String(), err)
-	}
 	return nil
 }
 

@@ -38,10 +38,37 @@ func TestClusterServesNodePortOnLoopback(t *testing.T) {
 	sum := sha256.Sum256([]byte(clusterTestServer))
 	image := "ai-assistant-clustertest:" + hex.EncodeToString(sum[:6])
 	began := time.Now()
-	if err := c.LoadImageArchives(ctx, clusterServerImage(t, ctx, image)); err != nil {
+	tarball := clusterServerImage(t, ctx, image)
+	if err := c.LoadImageArchives(ctx, tarball); err != nil {
 		t.Fatalf("load image archive: %v", err)
 	}
 	t.Logf("image %s built and loaded in %s", image, time.Since(began).Round(100*time.Millisecond))
+
+	// A node that holds the image is skipped by the next load; one whose image is gone (the
+	// kubelet's image garbage collection) gets it again.
+	imageHeld := func() bool {
+		t.Helper()
+		held, err := c.HasImageArchive(ctx, tarball)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return held
+	}
+	if !imageHeld() {
+		t.Fatalf("after the load, the node does not hold %s", image)
+	}
+	if out, err := exec.CommandContext(ctx, "docker", "exec", c.Name+"-control-plane", "ctr", "--namespace=k8s.io", "images", "rm", "docker.io/library/"+image).CombinedOutput(); err != nil {
+		t.Fatalf("remove %s from the node: %v\n%s", image, err, out)
+	}
+	if imageHeld() {
+		t.Fatalf("the node still holds %s after ctr images rm", image)
+	}
+	if err := c.LoadImageArchives(ctx, tarball); err != nil {
+		t.Fatalf("load image archive again: %v", err)
+	}
+	if !imageHeld() {
+		t.Fatalf("the load after ctr images rm did not bring %s back", image)
+	}
 
 	ns := clusterTestNamespace(t, ctx, c.Clientset, "cluster-test")
 	const name, nodePort = "echo", 30085 // 30080/30081 are the chart's in other suites
