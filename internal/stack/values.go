@@ -35,19 +35,24 @@ func Values(deps Dependencies, activeTag string) map[string]any {
 			"requests": map[string]any{"cpu": "20m", "memory": "32Mi", "ephemeral-storage": "16Mi"},
 			"limits":   map[string]any{"cpu": "500m", "memory": "128Mi", "ephemeral-storage": "256Mi"},
 		},
+		// No initial delays: the chart's (the seed's 10 s before the first startup probe, 5 s
+		// before the first readiness probe) would otherwise stay under these and hold every new
+		// pod out of its Service for 10 s after the server answers in well under one.
 		"startupProbe": map[string]any{
-			"httpGet":          map[string]any{"path": "/health", "port": "http"},
-			"periodSeconds":    1,
-			"failureThreshold": 30,
+			"httpGet":             map[string]any{"path": "/health", "port": "http"},
+			"initialDelaySeconds": 0,
+			"periodSeconds":       1,
+			"failureThreshold":    30,
 		},
 		// Three failed probes before a pod leaves the endpoints: on a busy two-core machine one
 		// /ready can miss its 2 s, and with a threshold of 1 every pod of a release left at once
 		// (503s through the Ingress, resets on the node port, in two tests at the same second).
 		"readinessProbe": map[string]any{
-			"httpGet":          map[string]any{"path": "/ready", "port": "http"},
-			"periodSeconds":    2,
-			"timeoutSeconds":   2,
-			"failureThreshold": 3,
+			"httpGet":             map[string]any{"path": "/ready", "port": "http"},
+			"initialDelaySeconds": 0,
+			"periodSeconds":       2,
+			"timeoutSeconds":      2,
+			"failureThreshold":    3,
 		},
 		"preStopSleepSeconds": 5,
 		"config": map[string]any{
