@@ -162,3 +162,32 @@ func TestAHeavyTestTakesTwoSlotsAndIsNotPassed(t *testing.T) {
 	s.Acquire("c", 1)
 	s.Acquire("d", 2)
 }
+
+// A test that lends its slot lets the next waiter start while it goes on; its release then
+// frees nothing more, so the capacity stays what it was.
+func TestALentSlotGoesToTheNextWaiter(t *testing.T) {
+	s := New(1, map[string]time.Duration{"soak": time.Hour, "next": time.Minute})
+	s.Acquire("soak", 1)
+	granted := make(chan string, 2)
+	next := func() string {
+		select {
+		case name := <-granted:
+			return name
+		case <-time.After(5 * time.Second):
+			t.Fatal("no slot granted in 5s")
+			return ""
+		}
+	}
+	go func() { s.Acquire("next", 1); granted <- "next" }()
+	require.Eventually(t, func() bool { return queued(s, "next") }, 5*time.Second, time.Millisecond)
+	assert.Empty(t, granted)
+	s.Lend("soak")
+	assert.Equal(t, "next", next())
+	go func() { s.Acquire("after", 1); granted <- "after" }()
+	require.Eventually(t, func() bool { return queued(s, "after") }, 5*time.Second, time.Millisecond)
+	s.Release("soak", 2*time.Hour)
+	assert.True(t, queued(s, "after"), "the lender's release frees no second slot")
+	s.Release("next", time.Minute)
+	assert.Equal(t, "after", next())
+	assert.Equal(t, 2*time.Hour, s.Took()["soak"], "the lender's time is its whole run")
+}

@@ -69,6 +69,15 @@ func parallelWeighing(t *testing.T, slots int) {
 	t.Cleanup(func() { suiteSlots.Release(t.Name(), time.Since(began)) }) // the first registered: runs last
 }
 
+// lendSlot gives the slots of t's top-level test to the tests waiting while the rest of it
+// only waits on the cluster; it runs to its end without one.
+func lendSlot(t *testing.T) {
+	t.Helper()
+	name, _, _ := strings.Cut(t.Name(), "/")
+	suiteSlots.Lend(name)
+	t.Logf("slot lent: %s only waits from here", name)
+}
+
 // slotTimesPath is where hack/test.sh finds this run's times to print (go test's own elapsed
 // times count the wait for a slot too, and gotestsum does not show what TestMain prints).
 var slotTimesPath = filepath.Join(repoRoot, ".cache", "integration-slots.txt")
