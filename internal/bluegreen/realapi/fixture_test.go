@@ -145,7 +145,10 @@ func newRelease(t testing.TB, c *cluster, vals map[string]any) *release {
 	cfg.Holder = "realapi " + t.Name()
 	cfg.PollInterval = 250 * time.Millisecond // the command's 2 s, scaled down within its client's 50 requests/s
 	cfg.ConvergeTimeout = time.Minute
-	cfg.LeaseDuration = 3 * time.Second
+	// Long enough for a run starved of CPU (the unit suites run beside the integration suite
+	// at a low CPU weight) to renew in time: at 3 s, runs lost their lease mid-cutover in CI.
+	// The takeover tests wait one duration out.
+	cfg.LeaseDuration = 10 * time.Second
 	start := time.Now()
 	cfg.Log = func(format string, args ...any) {
 		line := fmt.Sprintf(format, args...)
