@@ -197,6 +197,17 @@ func TestMonitoringScrapesTheActiveColour(t *testing.T) {
 	require.Len(t, blue, 2)
 	took := waitTargetsUp(t, prom, a.ns, release, "blue", blue)
 	t.Logf("scraping: blue's %d pods up under job %s %s after the stack and the release were ready", len(blue), release, took.Round(100*time.Millisecond))
+	// Enough of blue's samples to read the interval from, before the cutover ends its scrapes
+	// (a deploy takes about two intervals).
+	blueUp := fmt.Sprintf(`up{namespace=%q, pod=%q}`, a.ns, blue[0])
+	require.NoError(t, wait.PollUntilContextTimeout(ctx, time.Second, time.Minute, true, func(ctx context.Context) (bool, error) {
+		v, _, _, err := prom.Query(ctx, fmt.Sprintf("count_over_time(%s[2m])", blueUp), time.Now())
+		if err != nil {
+			return false, nil
+		}
+		vec, ok := v.(model.Vector)
+		return ok && len(vec) == 1 && vec[0].Value >= 4, nil
+	}), "blue's pod %s scraped 4 times", blue[0])
 
 	code, _, out := a.bluegreen(ctx, append([]string{"deploy", "--tag", stack.Versions[1]}, fastGates...)...)
 	require.Equal(t, 0, code, "deploy:\n%s", lastLines(out, 30))
@@ -209,7 +220,7 @@ func TestMonitoringScrapesTheActiveColour(t *testing.T) {
 	assert.Less(t, time.Since(deployed), 60*time.Second)
 
 	// blue was scraped from the start to the cutover: its samples show the interval.
-	gaps := scrapeGaps(t, prom, fmt.Sprintf(`up{namespace=%q, pod=%q}`, a.ns, blue[0]), 2*time.Minute)
+	gaps := scrapeGaps(t, prom, blueUp, 2*time.Minute)
 	require.GreaterOrEqual(t, len(gaps), 3, "blue was scraped several times")
 	median := gaps[len(gaps)/2]
 	t.Logf("scrape interval seen: median %s over %d gaps (min %s, max %s); ServiceMonitor interval %s", median, len(gaps), gaps[0], gaps[len(gaps)-1], scrapeInterval)
