@@ -217,15 +217,21 @@ func TestAutoscalingParityMidScale(t *testing.T) {
 
 	// green's HPA starts at blue's scale: the parity is its minimum until `bluegreen finalize`
 	// (the scale-down deadline) hands the size back to the HPA, by when green's rate window has
-	// long filled. The HPA has acted on it.
+	// long filled. The HPA has acted on it: it reads its status every 15 s, so it may first
+	// report the scale green had while its pods were being created.
 	g := &hpaWatch{a: a, name: release + "-green", color: "green"}
 	var hpa *autoscalingv2.HorizontalPodAutoscaler
+	last := "no read"
 	err = wait.PollUntilContextTimeout(ctx, time.Second, time.Minute, true, func(ctx context.Context) (bool, error) {
 		var err error
-		hpa, err = cs.AutoscalingV2().HorizontalPodAutoscalers(a.ns).Get(ctx, release+"-green", metav1.GetOptions{})
-		return err == nil && ptr.Deref(hpa.Status.ObservedGeneration, 0) >= hpa.Generation && hpa.Status.CurrentReplicas > 0, nil
+		if hpa, err = cs.AutoscalingV2().HorizontalPodAutoscalers(a.ns).Get(ctx, release+"-green", metav1.GetOptions{}); err != nil {
+			last = err.Error()
+			return false, nil
+		}
+		last = fmt.Sprintf("%+v", hpa.Status)
+		return ptr.Deref(hpa.Status.ObservedGeneration, 0) >= hpa.Generation && hpa.Status.CurrentReplicas >= n, nil
 	})
-	require.NoError(t, err, "green's HPA never reconciled")
+	require.NoError(t, err, "green's HPA never reconciled at %d current replicas (last: %s)", n, last)
 	assert.Equal(t, n, ptr.Deref(hpa.Spec.MinReplicas, 0), "green's HPA starts at blue's scale")
 	s, err := g.sample(ctx)
 	require.NoError(t, err)
