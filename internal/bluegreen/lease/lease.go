@@ -157,7 +157,18 @@ func Acquire(ctx context.Context, kube kubernetes.Interface, ns, releaseName, ho
 		return 2*max(duration, recorded) + retryPeriod
 	}
 	timedOut := errors.New("lease not taken in time")
-	err = wait.PollUntilContextCancel(ctx, retryPeriod/2, true, func(context.Context) (bool, error) {
+	// The poll ends the moment the elector takes the lease, not at its next tick: with the
+	// command's 30 s lease a tick is 1.5 s, which every run used to wait after taking it.
+	pollCtx, stopPoll := context.WithCancel(ctx)
+	defer stopPoll()
+	go func() {
+		select {
+		case <-acquired:
+			stopPoll()
+		case <-pollCtx.Done():
+		}
+	}()
+	err = wait.PollUntilContextCancel(pollCtx, retryPeriod/2, true, func(context.Context) (bool, error) {
 		select {
 		case <-acquired:
 			return true, nil
@@ -176,6 +187,11 @@ func Acquire(ctx context.Context, kube kubernetes.Interface, ns, releaseName, ho
 		}
 		return false, nil
 	})
+	select {
+	case <-acquired:
+		err = nil // taken, whatever the poll was doing when it was told
+	default:
+	}
 	if err != nil {
 		l.stop()
 		cancelRun(nil)
