@@ -69,7 +69,10 @@ func newFixture(t *testing.T, vals map[string]any) *fixture {
 	// integration suite; the one test of the timeout sets its own.
 	cfg.ConvergeTimeout = 30 * time.Second
 	cfg.Holder = "test@host pid 1"
-	cfg.LeaseDuration = 2 * time.Second // a dead holder's lease is taken over after 2 s
+	// A dead holder's lease is taken over after this. The elector renews on the real clock: at
+	// 2 s (a renew deadline of 1.3 s) a run starved beside the integration suite lost its lease
+	// during a 3 s upgrade in CI.
+	cfg.LeaseDuration = 10 * time.Second
 	cfg.Clock = f.clk
 	cfg.Log = func(format string, args ...any) { t.Logf(format, args...) }
 	f.cfg = cfg

@@ -248,6 +248,7 @@ func TestRollbackReturnsToThePreviousColour(t *testing.T) {
 func TestAPIErrorsAreReportedAndChangeNothing(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, nil)
+	f.cfg.LeaseDuration = time.Second // the lock reports a failing API after twice this
 	f.cl.Kube.PrependReactor("create", "leases", func(k8stesting.Action) (bool, runtime.Object, error) {
 		return true, nil, errors.New("etcdserver: request timed out")
 	})

@@ -161,7 +161,7 @@ func TestKilledRunsLockIsTakenOverAndResumed(t *testing.T) {
 	_, err = p.Run(context.Background())
 	require.NoError(t, err, "a lease nobody renews is taken over, whatever its holder's clock wrote")
 	assert.GreaterOrEqual(t, time.Since(began), f.cfg.LeaseDuration, "only after watching it go a lease duration without renewal")
-	assert.Contains(t, logged(), "is held by dead@host pid 9 (deploy): taken over if it is not renewed for 2s")
+	assert.Contains(t, logged(), "is held by dead@host pid 9 (deploy): taken over if it is not renewed for "+f.cfg.LeaseDuration.String())
 	assert.Contains(t, logged(), `resuming deploy left at step "switched" (blue -> green)`)
 	assert.Equal(t, 1, countSwitches(f))
 	assert.NotNil(t, f.value("blue.scaleDownAt"))

@@ -205,6 +205,10 @@ func testLock(t *testing.T, c *cluster) {
 				d := bluegreen.NewDeploy(cfg)
 				d.Tag = "2.0.0"
 				fast(&d.Cutover)
+				// The run that loses refuses once it has seen the winner renew (every tenth of
+				// the lease duration): the winner holds the lease for half a duration at least,
+				// or it could finish before the other has seen a renewal, and then deploy too.
+				d.Gates.VerifyFor = cfg.LeaseDuration / 2
 				start.Wait()
 				_, err := d.Run(context.Background())
 				out <- outcome{cfg.Holder, err}
