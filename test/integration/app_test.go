@@ -10,6 +10,7 @@ import (
 	"maps"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -247,6 +248,19 @@ func (a *app) cleanup() {
 			a.t.Logf("export logs: %v", err)
 		} else {
 			a.t.Logf("cluster logs in %s", dir)
+		}
+		// The logs hold no API objects: what the release's Deployments, ReplicaSets, pods and
+		// HPAs reported is what tells why a wait did not end.
+		objects, err := exec.CommandContext(ctx, a.c.Kubectl, "--kubeconfig", a.c.KubeconfigPath, "-n", a.ns,
+			"get", "deployments,replicasets,pods,services,endpointslices,hpa,events", "-o", "yaml").Output()
+		if err == nil {
+			err = os.MkdirAll(dir, 0o755)
+		}
+		if err == nil {
+			err = os.WriteFile(filepath.Join(dir, "objects-"+a.ns+".yaml"), objects, 0o644)
+		}
+		if err != nil {
+			a.t.Logf("write the objects of %s: %v", a.ns, err)
 		}
 	}
 	// The next test's Services need these node ports, and deleting a Service frees them at
