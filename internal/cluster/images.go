@@ -47,8 +47,11 @@ func (c *Cluster) HasImageArchive(ctx context.Context, path string) (bool, error
 		if err := ctx.Err(); err != nil {
 			return false, err
 		}
-		has, err := nodeHolds(n, want)
-		if err != nil || !has {
+		images, err := containerdImages(n)
+		if err != nil {
+			return false, err
+		}
+		if has, err := holds(n, images, want); err != nil || !has {
 			return false, err
 		}
 	}
@@ -65,6 +68,14 @@ func (c *Cluster) loadArchives(ctx context.Context, role string, paths []string)
 	if err != nil {
 		return err
 	}
+	// Each node's image list is read once per call, not once per tarball: a list older than an
+	// import by another process only costs that import again.
+	listed := make([]map[string]string, len(targets))
+	for i, n := range targets {
+		if listed[i], err = containerdImages(n); err != nil {
+			return err
+		}
+	}
 	for _, p := range paths {
 		began := time.Now()
 		want, err := archivedImages(p)
@@ -72,11 +83,11 @@ func (c *Cluster) loadArchives(ctx context.Context, role string, paths []string)
 			return err
 		}
 		loaded := 0
-		for _, n := range targets {
+		for i, n := range targets {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			has, err := nodeHolds(n, want)
+			has, err := holds(n, listed[i], want)
 			if err != nil {
 				return err
 			}
@@ -186,22 +197,28 @@ func archivedImages(p string) ([]archivedImage, error) {
 	}
 }
 
-// nodeHolds reports whether node's containerd (namespace k8s.io, the kubelet's) has each image
-// under its ref with its config. A ref that points elsewhere (the tag rebuilt) or is gone (the
-// kubelet's image garbage collection) is not held.
-func nodeHolds(node nodes.Node, want []archivedImage) (bool, error) {
+// containerdImages lists the refs node's containerd holds in namespace k8s.io (the kubelet's), each
+// with its manifest digest.
+func containerdImages(node nodes.Node) (map[string]string, error) {
 	list, err := nodeOutput(node, "ctr", "--namespace=k8s.io", "images", "list")
 	if err != nil {
-		return false, err
+		return nil, err
 	}
-	targets := map[string]string{} // ref -> manifest digest
+	images := map[string]string{}
 	for _, line := range strings.Split(list, "\n")[1:] {
 		if f := strings.Fields(line); len(f) >= 3 {
-			targets[f[0]] = f[2]
+			images[f[0]] = f[2]
 		}
 	}
+	return images, nil
+}
+
+// holds reports whether node, whose images containerdImages listed, has each image under its ref
+// with its config. A ref that points elsewhere (the tag rebuilt) or is gone (the kubelet's
+// image garbage collection) is not held.
+func holds(node nodes.Node, images map[string]string, want []archivedImage) (bool, error) {
 	for _, w := range want {
-		digest, ok := targets[w.ref]
+		digest, ok := images[w.ref]
 		if !ok {
 			return false, nil
 		}
